@@ -1,0 +1,199 @@
+"""Admin for the demo domain, annotated for MCP: the admin is the single source of truth."""
+
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+
+import mcp_bridge
+from mcp_bridge import McpAdminMixin, ToolError
+
+from .models import LARGE_REFUND_THRESHOLD, Customer, Order, Refund, SupportTicket
+from .serializers import RefundInput, RefundOutput, TicketStatusInput, TicketStatusOutput
+
+
+class HideInternalCustomersMixin:
+    """Internal and test accounts are visible to superusers only, in the admin and over MCP."""
+
+    customer_path = "customer"
+
+    def get_queryset(self, request):
+        queryset = super().get_queryset(request)
+        if request.user.is_superuser:
+            return queryset
+        return queryset.filter(**{f"{self.customer_path}is_internal": False})
+
+
+@admin.register(Customer)
+class CustomerAdmin(HideInternalCustomersMixin, McpAdminMixin, admin.ModelAdmin):
+    customer_path = ""
+    list_display = ("name", "email", "company", "country", "status", "lifetime_value", "created")
+    list_filter = ("status", "country", "created")
+    search_fields = ("name", "email", "company")
+    readonly_fields = ("lifetime_value", "created")
+    ordering = ("-created", "-id")
+
+    mcp_operations = ("search", "get", "create", "update", "delete")
+    mcp_fields = ("id", "name", "email", "phone", "company", "country", "status", "lifetime_value", "created")
+    mcp_redacted_fields = ("phone",)
+    mcp_related_resources = ("orders", "tickets")
+    mcp_description = "Amounts are in EUR."
+
+    @mcp_bridge.prompt(
+        name="customer_health_review",
+        title="Customer health review",
+        description=(
+            "Review one customer's health: orders, refunds and open tickets, ending with a risk rating and "
+            "next steps. Use it when asked how a customer is doing or whether they may churn."
+        ),
+        arguments=[("customer_id", "Id of the customer to review (see search_customers).", True)],
+        requires_tools=("get_customer", "search_orders", "search_support_tickets"),
+    )
+    def customer_health_review(self, request, customer_id):
+        return (
+            f"Review the health of customer {customer_id}.\n"
+            f"1. Call get_customer with id {customer_id} for status and lifetime value.\n"
+            f"2. Call search_orders with customer={customer_id} and ordering='-created' for recent orders; note cancelled "
+            "and refunded ones.\n"
+            f"3. Call search_support_tickets with customer={customer_id} to find open or urgent tickets.\n"
+            "4. Summarise in five bullet points, rate churn risk as low, medium or high with the reason, and propose "
+            "at most three next steps. Do not change any data."
+        )
+
+
+@admin.register(Order)
+class OrderAdmin(HideInternalCustomersMixin, McpAdminMixin, admin.ModelAdmin):
+    customer_path = "customer__"
+    list_display = ("id", "customer", "status", "total", "refunded_total", "created")
+    list_filter = ("status", "created", "customer")
+    search_fields = ("customer__name", "customer__email")
+    readonly_fields = ("refunded_total",)
+    raw_id_fields = ("customer",)
+    ordering = ("-created", "-id")
+
+    mcp_fields = ("id", "customer", "status", "total", "refunded_total", "created")
+    mcp_related_resources = ("refunds",)
+    mcp_description = "Amounts are in EUR."
+
+
+@admin.register(SupportTicket)
+class SupportTicketAdmin(HideInternalCustomersMixin, McpAdminMixin, admin.ModelAdmin):
+    customer_path = "customer__"
+    list_display = ("subject", "customer", "status", "priority", "assignee", "created")
+    list_filter = ("status", "priority", "assignee", "created", "customer")
+    search_fields = ("subject", "body", "customer__name")
+    raw_id_fields = ("customer",)
+    ordering = ("-created", "-id")
+    actions = ("mark_resolved",)
+
+    mcp_operations = ("search", "get", "create", "update")
+    mcp_fields = ("id", "customer", "subject", "body", "status", "priority", "assignee", "created")
+    mcp_actions = ("mark_resolved",)
+
+    @admin.action(description="Mark selected tickets as resolved", permissions=["change"])
+    def mark_resolved(self, request, queryset):
+        count = queryset.exclude(status=SupportTicket.Status.RESOLVED).update(status=SupportTicket.Status.RESOLVED)
+        self.message_user(request, f"{count} ticket(s) marked as resolved.", messages.SUCCESS)
+
+    @mcp_bridge.tool(
+        name="update_ticket_status",
+        title="Change a ticket's status",
+        description=(
+            "Move one support ticket to a new status (open, pending, resolved, closed), optionally adding a note "
+            "to its history. Use it after handling a ticket or when waiting on the customer. Returns the previous "
+            "and new status. Changes only the status and note; use update_support_ticket for other fields."
+        ),
+        input_serializer=TicketStatusInput,
+        output_serializer=TicketStatusOutput,
+        permissions=("change",),
+        destructive=False,
+        idempotent=True,
+    )
+    def update_ticket_status(self, request, data):
+        ticket = self.get_queryset(request).select_for_update().filter(pk=data["ticket_id"]).first()
+        if ticket is None:
+            raise ToolError(
+                f"No support ticket with id {data['ticket_id']} exists, or you may not see it. "
+                "Use search_support_tickets to find it."
+            )
+        if not self.has_change_permission(request, ticket):
+            raise PermissionDenied("You may not change this ticket.")
+        previous = ticket.status
+        ticket.status = data["status"]
+        if data.get("note"):
+            ticket.body = f"{ticket.body}\n\n[{request.user.get_username()}] {data['note']}"
+        ticket.full_clean()
+        self.save_model(request, ticket, None, True)
+        self.log_change(request, ticket, [{"changed": {"fields": ["status"]}}])
+        return {"ticket_id": ticket.pk, "previous_status": previous, "status": ticket.status}
+
+
+@admin.register(Refund)
+class RefundAdmin(McpAdminMixin, admin.ModelAdmin):
+    list_display = ("id", "order", "amount", "reason", "created_by", "created")
+    list_filter = ("reason", "created")
+    search_fields = ("order__customer__name", "note")
+    raw_id_fields = ("order",)
+    readonly_fields = ("created_by", "created")
+
+    mcp_fields = ("id", "order", "amount", "reason", "note", "created_by", "created")
+
+    def get_queryset(self, request):
+        queryset = super().get_queryset(request)
+        return queryset if request.user.is_superuser else queryset.filter(order__customer__is_internal=False)
+
+    @mcp_bridge.tool(
+        name="issue_refund",
+        title="Refund an order",
+        description=(
+            "Refund part or all of a paid or shipped order, in one step: validates the order and the amount against "
+            "what is left to refund, records the refund and updates the order (fully refunded orders become "
+            "'refunded'). Use it when a customer is owed money back. Amounts over 500 EUR need the large-refund "
+            "permission. Returns the refund id and the order's new refunded total and remaining amount."
+        ),
+        input_serializer=RefundInput,
+        output_serializer=RefundOutput,
+        permissions=("add",),
+        destructive=False,
+    )
+    def issue_refund(self, request, data):
+        amount = data["amount"]
+        if amount > LARGE_REFUND_THRESHOLD and not request.user.has_perm("customers.issue_large_refund"):
+            raise PermissionDenied(
+                f"Refunds over {LARGE_REFUND_THRESHOLD} EUR need the 'Can issue refunds over 500 EUR' permission. "
+                f"Refund at most {LARGE_REFUND_THRESHOLD} EUR, or ask a supervisor."
+            )
+        order_admin = self.admin_site._registry[Order]
+        # Lock the order so two refunds cannot both spend the same remaining amount.
+        order = order_admin.get_queryset(request).select_for_update().filter(pk=data["order_id"]).first()
+        if order is None:
+            raise ToolError(f"No order with id {data['order_id']} exists, or you may not see it. Use search_orders to find it.")
+        if order.status not in Order.REFUNDABLE:
+            raise ToolError(
+                f"Order {order.pk} is {order.status}; only paid or shipped orders can be refunded."
+            )
+        if amount > order.refundable_amount:
+            raise ToolError(
+                f"Order {order.pk} has only {order.refundable_amount} EUR left to refund (total {order.total}, "
+                f"already refunded {order.refunded_total}). Refund at most {order.refundable_amount} EUR."
+            )
+        refund = Refund(order=order, amount=amount, reason=data["reason"], note=data.get("note", ""), created_by=request.user)
+        refund.full_clean()
+        self.save_model(request, refund, None, False)
+        self.log_addition(request, refund, [{"added": {}}])
+        order.refunded_total += amount
+        if order.refundable_amount == 0:
+            order.status = Order.Status.REFUNDED
+        order.save(update_fields=["refunded_total", "status"])
+        order_admin.log_change(request, order, [{"changed": {"fields": ["refunded total", "status"]}}])
+        return RefundOutput({
+            "refund_id": refund.pk,
+            "order_id": order.pk,
+            "amount": amount,
+            "order_refunded_total": order.refunded_total,
+            "order_remaining": order.refundable_amount,
+            "order_status": order.status,
+        })
+
+    def save_model(self, request, obj, form, change):
+        if not change and obj.created_by_id is None:
+            obj.created_by = request.user
+        super().save_model(request, obj, form, change)

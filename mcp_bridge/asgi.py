@@ -1,0 +1,154 @@
+"""The ASGI application: Django for every path, the MCP endpoint at MCP_BRIDGE['PATH'].
+
+The MCP path skips Django's middleware stack (MCP clients are not browsers: no sessions, CSRF or
+cookies) but keeps what matters from it: Host and Origin are checked against ALLOWED_HOSTS, and
+the caller is authenticated before the SDK sees the request.
+"""
+
+import json
+import logging
+import time
+from urllib.parse import urlsplit
+
+from asgiref.sync import ThreadSensitiveContext, sync_to_async
+from django.conf import settings
+from django.core import signals
+from django.http.request import split_domain_port, validate_host
+from mcp.server.auth.middleware.bearer_auth import AuthenticatedUser
+from mcp.server.auth.provider import AccessToken
+from mcp.server.transport_security import TransportSecuritySettings
+
+from .authentication import authenticate_token
+from .conf import mcp_settings
+from .exceptions import AuthenticationFailed
+from .server import PRINCIPAL_SCOPE_KEY, get_server
+
+logger = logging.getLogger(__name__)
+
+# Verified credentials are remembered briefly so a warm request needs no extra thread hop; each
+# call still re-checks the credential in its own unit of work, so revocation applies at once.
+AUTH_CACHE_SECONDS = 30
+AUTH_CACHE_SIZE = 10_000
+_auth_cache = {}
+
+
+def forget_credentials(**kwargs):
+    """Drop remembered credentials (connected to changes of API keys and users)."""
+    _auth_cache.clear()
+
+
+class McpAsgiApp:
+    """Wrap Django's ASGI handler and serve MCP beside it, with the ASGI lifespan handled."""
+
+    def __init__(self, django_app, *, site=None):
+        self.django_app = django_app
+        self.bridge = get_server(site)
+        self.path = "/" + mcp_settings.PATH.strip("/")
+        self._mcp_app = None
+
+    @property
+    def mcp_app(self):
+        if self._mcp_app is None:
+            self._mcp_app = self.bridge.server.streamable_http_app(
+                streamable_http_path=self.path,
+                stateless_http=mcp_settings.STATELESS_HTTP,
+                json_response=mcp_settings.JSON_RESPONSE,
+                # Host/Origin are checked here against ALLOWED_HOSTS, Django's own notation.
+                transport_security=TransportSecuritySettings(enable_dns_rebinding_protection=False),
+            )
+        return self._mcp_app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] == "lifespan":
+            # Django's handler has no lifespan; the SDK's session manager must start here.
+            await self.mcp_app(scope, receive, send)
+        elif scope["type"] == "http" and scope["path"].rstrip("/") == self.path:
+            await self.handle_mcp(scope, receive, send)
+        else:
+            await self.django_app(scope, receive, send)
+
+    async def handle_mcp(self, scope, receive, send):
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
+        host_error = self.check_host_and_origin(headers)
+        if host_error is not None:
+            await _json_response(send, *host_error)
+            return
+        if scope["method"] == "OPTIONS":
+            await _json_response(send, 405, {"error": "method_not_allowed"}, [("allow", "GET, POST, DELETE")])
+            return
+        authorization = headers.get("authorization", "")
+        scheme, _, token = authorization.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            await self.unauthorized(send, "Authentication required: send 'Authorization: Bearer <API key>'.")
+            return
+        try:
+            principal = await self.authenticate(token.strip())
+        except AuthenticationFailed as exc:
+            await self.unauthorized(send, str(exc), error="invalid_token")
+            return
+        scope = dict(scope)
+        scope["path"] = self.path  # serve /mcp and /mcp/ alike, with no redirect
+        scope["raw_path"] = self.path.encode()
+        scope[PRINCIPAL_SCOPE_KEY] = principal
+        # The SDK binds a handshake-era session to the credential that opened it.
+        scope["user"] = AuthenticatedUser(
+            AccessToken(token="", client_id=principal.session_identity, scopes=[], subject=str(principal.user_id))
+        )
+        await self.mcp_app(scope, receive, send)
+
+    def check_host_and_origin(self, headers):
+        allowed = settings.ALLOWED_HOSTS
+        if settings.DEBUG and not allowed:
+            allowed = [".localhost", "127.0.0.1", "[::1]"]
+        domain, _ = split_domain_port(headers.get("host", ""))
+        if not domain or not validate_host(domain, allowed):
+            return 421, {"error": "invalid_host", "error_description": "The Host header is not in ALLOWED_HOSTS."}, []
+        origin = headers.get("origin")
+        if origin and origin != "null":
+            origin_domain, _ = split_domain_port(urlsplit(origin).netloc)
+            trusted = {urlsplit(o).netloc for o in getattr(settings, "CSRF_TRUSTED_ORIGINS", [])}
+            if not (origin_domain and validate_host(origin_domain, allowed)) and urlsplit(origin).netloc not in trusted:
+                return 403, {"error": "invalid_origin", "error_description": "The Origin header is not allowed."}, []
+        return None
+
+    async def authenticate(self, token):
+        now = time.monotonic()
+        cached = _auth_cache.get(token)
+        if cached is not None and cached[1] > now:
+            principal = cached[0]
+            if principal.expires_at is None or principal.expires_at.timestamp() > time.time():
+                return principal
+        async with ThreadSensitiveContext():
+            principal = await sync_to_async(_authenticate_in_request, thread_sensitive=True)(token)
+        if len(_auth_cache) >= AUTH_CACHE_SIZE:
+            _auth_cache.clear()
+        _auth_cache[token] = (principal, now + AUTH_CACHE_SECONDS)
+        return principal
+
+    async def unauthorized(self, send, description, error=None):
+        challenge = 'Bearer realm="mcp"'
+        if error:
+            challenge += f', error="{error}", error_description="{_quote(description)}"'
+        await _json_response(
+            send, 401, {"error": error or "unauthorized", "error_description": description}, [("www-authenticate", challenge)]
+        )
+
+
+def _authenticate_in_request(token):
+    signals.request_started.send(sender=McpAsgiApp)
+    try:
+        return authenticate_token(token)
+    finally:
+        signals.request_finished.send(sender=McpAsgiApp)
+
+
+def _quote(text):
+    return text.replace("\\", "\\\\").replace('"', "'")
+
+
+async def _json_response(send, status, body, extra_headers=()):
+    payload = json.dumps(body).encode()
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(payload)).encode())]
+    headers += [(k.encode(), v.encode()) for k, v in extra_headers]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": payload})

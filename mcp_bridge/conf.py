@@ -1,0 +1,75 @@
+"""The MCP_BRIDGE settings dict, read through `mcp_settings` (reloaded on setting_changed)."""
+
+from django.conf import settings
+from django.core.signals import setting_changed
+from django.utils.module_loading import import_string
+
+DEFAULTS = {
+    # Server identity advertised to clients.
+    "SERVER_NAME": "mcp-bridge",
+    "SERVER_TITLE": None,
+    "SERVER_VERSION": None,  # defaults to mcp_bridge's own version
+    "INSTRUCTIONS": "",
+    # Where the endpoint lives in the ASGI app; "/mcp" and "/mcp/" are both served.
+    "PATH": "/mcp",
+    # Admin sites whose annotated ModelAdmins generate tools.
+    "ADMIN_SITES": ["django.contrib.admin.site"],
+    # Each class resolves a bearer credential to a user; the first that recognises it wins.
+    "AUTHENTICATION_CLASSES": ["mcp_bridge.authentication.ApiKeyAuthentication"],
+    # Handshake-era (2025) clients: stateful sessions with streaming by default.
+    "STATELESS_HTTP": False,
+    "JSON_RESPONSE": False,
+    # Search paging.
+    "PAGE_SIZE": 25,
+    "MAX_PAGE_SIZE": 100,
+    # Admin actions run on at most this many objects per call.
+    "MAX_ACTION_OBJECTS": 100,
+    # Seconds a user's permission set stays cached (changes made in this process invalidate at once;
+    # use a shared cache such as Redis so changes made elsewhere do too).
+    "PERMISSION_CACHE_TIMEOUT": 300,
+    # An API key's last-used time is written at most this often, in seconds.
+    "API_KEY_LAST_USED_INTERVAL": 60,
+}
+
+IMPORT_STRINGS = {"AUTHENTICATION_CLASSES", "ADMIN_SITES"}
+
+
+class McpSettings:
+    """Attribute access to MCP_BRIDGE with defaults; unknown names are an error, not a silent None."""
+
+    def __init__(self):
+        self._cache = {}
+
+    def __getattr__(self, name):
+        if name not in DEFAULTS:
+            raise AttributeError(f"Invalid MCP_BRIDGE setting: {name!r}")
+        if name not in self._cache:
+            user_settings = getattr(settings, "MCP_BRIDGE", {})
+            value = user_settings.get(name, DEFAULTS[name])
+            if name in IMPORT_STRINGS:
+                value = [self._import(item, name) for item in value]
+            self._cache[name] = value
+        return self._cache[name]
+
+    @staticmethod
+    def _import(dotted_path, setting_name):
+        if not isinstance(dotted_path, str):
+            return dotted_path
+        try:
+            return import_string(dotted_path)
+        except ImportError as exc:
+            raise ImportError(f"Could not import {dotted_path!r} for MCP_BRIDGE setting {setting_name!r}: {exc}") from exc
+
+    def reload(self):
+        self._cache.clear()
+
+
+mcp_settings = McpSettings()
+
+
+def _reload(*, setting, **kwargs):
+    if setting == "MCP_BRIDGE":
+        mcp_settings.reload()
+
+
+setting_changed.connect(_reload)

@@ -1,0 +1,44 @@
+"""Opaque, signed cursors for search results.
+
+A cursor carries the offset of the next page and a digest of the search it belongs to, so a
+cursor replayed with other filters is refused instead of silently returning a wrong page.
+"""
+
+import hashlib
+import json
+
+from django.core import signing
+
+from .exceptions import ToolError
+
+PAGING_ARGUMENTS = {"cursor", "page_size"}
+
+
+def search_digest(arguments):
+    relevant = {k: v for k, v in arguments.items() if k not in PAGING_ARGUMENTS}
+    return hashlib.sha256(json.dumps(relevant, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def make_cursor(tool_name, arguments, offset):
+    return signing.dumps({"o": offset, "d": search_digest(arguments)}, salt=f"mcp_bridge.cursor.{tool_name}")
+
+
+def read_cursor(tool_name, arguments):
+    """Return the offset encoded in arguments['cursor'] (0 without a cursor)."""
+    cursor = arguments.get("cursor")
+    if not cursor:
+        return 0
+    try:
+        payload = signing.loads(cursor, salt=f"mcp_bridge.cursor.{tool_name}")
+        offset = int(payload["o"])
+    except (signing.BadSignature, KeyError, TypeError, ValueError):
+        raise ToolError(
+            f"The cursor is not valid for {tool_name}. Pass the next_cursor value from the previous "
+            f"{tool_name} result unchanged, or omit cursor to start from the first page."
+        ) from None
+    if payload.get("d") != search_digest(arguments):
+        raise ToolError(
+            "This cursor belongs to a different search: the query, filters or ordering changed. "
+            f"Repeat {tool_name} without cursor to start from the first page."
+        )
+    return max(offset, 0)

@@ -1,0 +1,60 @@
+"""Per-user permission sets, cached so a tool call costs no permission queries.
+
+Django's ModelBackend caches permissions on the user object for one request only; MCP calls
+arrive as many short requests, so the set is kept in Django's cache under a generation key that
+every change to users, groups or permissions bumps.
+"""
+
+import uuid
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group, Permission
+from django.core.cache import cache
+from django.db.models.signals import m2m_changed, post_delete, post_save
+
+from .conf import mcp_settings
+
+GENERATION_KEY = "mcp_bridge:permissions:generation"
+
+
+def permissions_generation():
+    generation = cache.get(GENERATION_KEY)
+    if generation is None:
+        generation = uuid.uuid4().hex
+        cache.add(GENERATION_KEY, generation, None)
+        generation = cache.get(GENERATION_KEY, generation)
+    return generation
+
+
+def invalidate_permissions(**kwargs):
+    """Forget every cached permission set (called on any change to who may do what)."""
+    cache.set(GENERATION_KEY, uuid.uuid4().hex, None)
+
+
+def prime_permissions(user):
+    """Load *user*'s permissions from the cache (or the database once) into ModelBackend's cache.
+
+    Return the generation the set belongs to, which keys everything derived from it.
+    """
+    generation = permissions_generation()
+    if not user.is_active or user.is_anonymous:
+        user._perm_cache = set()
+        return generation
+    key = f"mcp_bridge:permissions:{generation}:{user.pk}"
+    perms = cache.get(key)
+    if perms is None:
+        perms = user.get_all_permissions()
+        cache.set(key, perms, mcp_settings.PERMISSION_CACHE_TIMEOUT)
+    # ModelBackend.has_perm() reads these attributes before querying.
+    user._perm_cache = set(perms)
+    user._user_perm_cache = user._group_perm_cache = set(perms)
+    return generation
+
+
+def connect_signals():
+    user_model = get_user_model()
+    for model in (user_model, Group, Permission):
+        post_save.connect(invalidate_permissions, sender=model, dispatch_uid=f"mcp_bridge.perm.save.{model._meta.label}")
+        post_delete.connect(invalidate_permissions, sender=model, dispatch_uid=f"mcp_bridge.perm.del.{model._meta.label}")
+    for through in (user_model.groups.through, user_model.user_permissions.through, Group.permissions.through):
+        m2m_changed.connect(invalidate_permissions, sender=through, dispatch_uid=f"mcp_bridge.perm.m2m.{through._meta.label}")

@@ -1,0 +1,45 @@
+"""Prompts: named, parameterised message templates that guide a workflow."""
+
+import re
+
+from .exceptions import ToolError
+
+PROMPT_NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+
+
+class McpPrompt:
+    def __init__(self, func, *, name, description, title=None, arguments=(), requires_tools=()):
+        if not PROMPT_NAME_RE.match(name):
+            raise ValueError(f"Prompt name {name!r} must be snake_case.")
+        if not description:
+            raise ValueError(f"Prompt {name!r} needs a description.")
+        self.func = func
+        self.name = name
+        self.title = title
+        self.description = description
+        self.arguments = [
+            {"name": a[0], "description": a[1] if len(a) > 1 else "", "required": bool(a[2]) if len(a) > 2 else True}
+            for a in arguments
+        ]
+        self.requires_tools = tuple(requires_tools)
+
+    def __repr__(self):
+        return f"<McpPrompt {self.name!r}>"
+
+    def is_visible(self, visible_tool_names):
+        return all(name in visible_tool_names for name in self.requires_tools)
+
+    def render(self, request, arguments):
+        """Return [(role, text), ...] for *arguments*; missing required ones are a ToolError."""
+        arguments = dict(arguments or {})
+        known = {a["name"] for a in self.arguments}
+        unknown = sorted(set(arguments) - known)
+        if unknown:
+            raise ToolError(f"Unknown argument(s) {', '.join(unknown)} for prompt {self.name}; it takes: {', '.join(sorted(known)) or 'none'}.")
+        missing = [a["name"] for a in self.arguments if a["required"] and not arguments.get(a["name"])]
+        if missing:
+            raise ToolError(f"Prompt {self.name} needs argument(s): {', '.join(missing)}.")
+        result = self.func(request, **arguments)
+        if isinstance(result, str):
+            return [("user", result)]
+        return [(role, text) for role, text in result]

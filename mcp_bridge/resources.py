@@ -1,0 +1,103 @@
+"""Resource templates generated per exposed model: one object, and its related records."""
+
+import re
+
+from django.core.exceptions import ImproperlyConfigured
+
+from .conf import mcp_settings
+
+COMPLETION_LIMIT = 20
+
+
+class ModelResourceTemplate:
+    """`<app_label>://<model>/{id}`: one object as JSON, readable by whoever may call get_<model>."""
+
+    mime_type = "application/json"
+
+    def __init__(self, exposure, get_tool):
+        self.exposure = exposure
+        self.get_tool = get_tool
+        app = exposure.opts.app_label
+        self.uri_template = f"{app}://{exposure.singular}/{{id}}"
+        self.name = exposure.singular
+        self.title = exposure.label.capitalize()
+        self.description = (
+            f"One {exposure.label} as JSON, with the same fields and permissions as {get_tool.name}."
+        )
+        self.pattern = re.compile(rf"^{re.escape(app)}://{re.escape(exposure.singular)}/(?P<id>[^/?#]+)$")
+
+    def __repr__(self):
+        return f"<{type(self).__name__} {self.uri_template!r}>"
+
+    def has_permission(self, request):
+        return self.get_tool.has_permission(request)
+
+    def match(self, uri):
+        found = self.pattern.match(uri)
+        return found.groupdict() if found else None
+
+    def read(self, request, params):
+        obj = self.exposure.get_visible_object(request, params["id"], self.get_tool.name)
+        return self.exposure.serialize(request, obj)
+
+    def complete(self, request, argument, value):
+        """Suggest ids whose record matches *value* through the admin's search fields."""
+        if argument != "id":
+            return []
+        admin = self.exposure.model_admin
+        queryset = self.exposure.queryset(request)
+        if value:
+            matches, may_have_duplicates = admin.get_search_results(request, queryset, value)
+            if may_have_duplicates:
+                matches = matches.distinct()
+            if value.isdigit():
+                matches = matches | queryset.filter(pk=value)
+            queryset = matches
+        ordering = admin.get_ordering(request) or self.exposure.opts.ordering or ["-pk"]
+        return [str(pk) for pk in queryset.order_by(*ordering).values_list("pk", flat=True)[:COMPLETION_LIMIT]]
+
+
+class RelatedResourceTemplate(ModelResourceTemplate):
+    """`<app_label>://<model>/{id}/<relation>`: the related records of one object (first page)."""
+
+    def __init__(self, exposure, get_tool, relation, child_exposure, child_search_tool):
+        super().__init__(exposure, get_tool)
+        rel = _find_reverse_relation(exposure.opts, relation)
+        self.relation = relation
+        self.field_name = rel.field.name
+        self.child = child_exposure
+        self.child_search_tool = child_search_tool
+        app = exposure.opts.app_label
+        self.uri_template = f"{app}://{exposure.singular}/{{id}}/{relation}"
+        self.name = f"{exposure.singular}_{relation}"
+        self.title = f"{child_exposure.label_plural.capitalize()} of a {exposure.label}"
+        self.description = (
+            f"The {child_exposure.label_plural} of one {exposure.label}, newest first, at most "
+            f"{mcp_settings.MAX_PAGE_SIZE}; use {child_search_tool.name} with filters for more."
+        )
+        self.pattern = re.compile(
+            rf"^{re.escape(app)}://{re.escape(exposure.singular)}/(?P<id>[^/?#]+)/{re.escape(relation)}$"
+        )
+
+    def has_permission(self, request):
+        return self.get_tool.has_permission(request) and self.child_search_tool.has_permission(request)
+
+    def read(self, request, params):
+        parent = self.exposure.get_visible_object(request, params["id"], self.get_tool.name)
+        child_admin = self.child.model_admin
+        ordering = child_admin.get_ordering(request) or self.child.opts.ordering or ["-pk"]
+        rows = list(
+            self.child.queryset(request).filter(**{self.field_name: parent}).order_by(*ordering)[: mcp_settings.MAX_PAGE_SIZE]
+        )
+        return {"items": self.child.serialize(request, rows, many=True)}
+
+
+def _find_reverse_relation(opts, accessor):
+    for rel in opts.related_objects:
+        if rel.get_accessor_name() == accessor:
+            return rel
+    raise ImproperlyConfigured(
+        f"mcp_related_resources of {opts.label} names {accessor!r}, which is not a reverse relation of "
+        f"{opts.label}. Reverse relations: {', '.join(r.get_accessor_name() for r in opts.related_objects) or 'none'}."
+    )
+

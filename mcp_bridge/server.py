@@ -1,0 +1,283 @@
+"""The MCP protocol side: the SDK's low-level Server with handlers that run Django code.
+
+This is the only module that speaks MCP types. Each request does its Django work in exactly one
+thread hop, inside a fresh thread-sensitive context that also sends Django's request_started /
+request_finished signals, so database connections are opened, pooled and closed as for a view.
+"""
+
+import contextvars
+import json
+import logging
+import time
+
+from asgiref.sync import ThreadSensitiveContext, sync_to_async
+from django.core import signals
+from mcp import types
+from mcp.server import Server
+from mcp.shared.exceptions import MCPError
+
+from . import __version__
+from .conf import mcp_settings
+from .exceptions import AuthenticationFailed, ToolError
+from .permissions import prime_permissions
+from .requests import McpRequest
+from .sites import site as default_site
+from .tools import to_json
+
+logger = logging.getLogger(__name__)
+call_logger = logging.getLogger("mcp_bridge.calls")
+
+#: The caller on transports without HTTP (stdio, in-process); HTTP requests carry their own.
+current_principal = contextvars.ContextVar("mcp_bridge_principal", default=None)
+
+PRINCIPAL_SCOPE_KEY = "mcp_bridge.principal"
+RESOURCE_NOT_FOUND = -32002
+
+
+def principal_for(ctx):
+    request = ctx.request
+    if request is not None:
+        principal = request.scope.get(PRINCIPAL_SCOPE_KEY)
+    else:
+        principal = current_principal.get()
+    if principal is None:
+        raise MCPError(code=types.INVALID_REQUEST, message="Not authenticated: send a bearer credential.")
+    return principal
+
+
+def _http_meta(ctx):
+    request = ctx.request
+    if request is None:
+        return {"REMOTE_ADDR": "", "HTTP_USER_AGENT": "stdio"}
+    client = request.client
+    return {
+        "REMOTE_ADDR": client.host if client else "",
+        "HTTP_USER_AGENT": request.headers.get("user-agent", ""),
+        "HTTP_HOST": request.headers.get("host", ""),
+    }
+
+
+class McpBridgeServer:
+    """Builds the SDK Server for an McpSite and runs each request's Django work."""
+
+    def __init__(self, site=None):
+        self.site = site or default_site
+        self.server = Server(
+            mcp_settings.SERVER_NAME,
+            version=mcp_settings.SERVER_VERSION or __version__,
+            title=mcp_settings.SERVER_TITLE,
+            instructions=mcp_settings.INSTRUCTIONS or None,
+            get_tool_input_schema=self.tool_input_schema,
+            on_list_tools=self.list_tools,
+            on_call_tool=self.call_tool,
+            on_list_resources=self.list_resources,
+            on_list_resource_templates=self.list_resource_templates,
+            on_read_resource=self.read_resource,
+            on_list_prompts=self.list_prompts,
+            on_get_prompt=self.get_prompt,
+            on_completion=self.complete,
+        )
+        self._mcp_tools = {}
+
+    # -- the one thread hop ----------------------------------------------------------------------
+    async def in_django(self, ctx, work, *, tool_name=None):
+        """Run `work(request, generation)` as one Django request: one thread, one DB unit of work."""
+        principal = principal_for(ctx)
+        meta = _http_meta(ctx)
+
+        def unit():
+            signals.request_started.send(sender=McpBridgeServer, environ=meta)
+            try:
+                try:
+                    user = principal.load_user()
+                except AuthenticationFailed as exc:
+                    raise MCPError(code=types.INVALID_REQUEST, message=str(exc)) from None
+                generation = prime_permissions(user)
+                request = McpRequest(user, principal=principal, tool_name=tool_name, meta=meta)
+                return work(request, generation)
+            finally:
+                signals.request_finished.send(sender=McpBridgeServer)
+
+        async with ThreadSensitiveContext():
+            return await sync_to_async(unit, thread_sensitive=True)()
+
+    # -- tools ---------------------------------------------------------------------------------
+    def mcp_tool(self, tool):
+        cached = self._mcp_tools.get(tool.name)
+        if cached is None or cached[0] is not tool:
+            described = types.Tool(
+                name=tool.name,
+                title=tool.title,
+                description=tool.description,
+                input_schema=tool.input_schema,
+                output_schema=tool.output_schema,
+                annotations=types.ToolAnnotations(
+                    title=tool.title,
+                    read_only_hint=tool.read_only,
+                    destructive_hint=False if tool.read_only else tool.destructive,
+                    idempotent_hint=tool.idempotent,
+                    open_world_hint=False,
+                ),
+            )
+            cached = self._mcp_tools[tool.name] = (tool, described)
+        return cached[1]
+
+    def tool_input_schema(self, name):
+        # Called on the event loop for 2026-07-28 header checks: in-memory only, no ORM.
+        tool = self.site.registry.tools.get(name)
+        return tool.input_schema if tool is not None else None
+
+    async def list_tools(self, ctx, params):
+        def work(request, generation):
+            names = self.site.visible_tool_names(request, generation)
+            return [tool for name, tool in self.site.registry.tools.items() if name in names]
+
+        tools = await self.in_django(ctx, work)
+        return types.ListToolsResult(tools=[self.mcp_tool(tool) for tool in tools])
+
+    async def call_tool(self, ctx, params):
+        name = params.name
+        arguments = params.arguments if params.arguments is not None else {}
+        started = time.perf_counter()
+
+        def work(request, generation):
+            tool = self.site.get_tool(request, name, generation)
+            if tool is None:
+                return None, request
+            return tool.call(request, arguments), request
+
+        result, request = await self.in_django(ctx, work, tool_name=name)
+        duration_ms = round((time.perf_counter() - started) * 1000, 2)
+        if result is None:
+            call_logger.info("mcp call refused", extra={"tool": name, "user": request.user.pk, "outcome": "unknown_tool", "duration_ms": duration_ms})
+            # A hidden tool and a missing one get the same answer, so neither can be probed.
+            raise MCPError(code=types.INVALID_PARAMS, message=f"Unknown tool: {name}")
+        call_logger.info(
+            "mcp call",
+            extra={"tool": name, "user": request.user.pk, "outcome": "error" if result.is_error else "ok", "duration_ms": duration_ms},
+        )
+        content = [types.TextContent(type="text", text=result.text())]
+        if result.is_error:
+            return types.CallToolResult(content=content, is_error=True)
+        extra = [m for m in result.messages if not (isinstance(result.data, dict) and m in result.data.get("messages", []))]
+        if extra:
+            content.append(types.TextContent(type="text", text="Admin messages: " + " ".join(extra)))
+        structured = result.data if isinstance(result.data, dict) else None
+        return types.CallToolResult(content=content, structured_content=structured)
+
+    # -- resources -----------------------------------------------------------------------------
+    async def list_resources(self, ctx, params):
+        return types.ListResourcesResult(resources=[])
+
+    async def list_resource_templates(self, ctx, params):
+        def work(request, generation):
+            return [t for t in self.site.registry.resource_templates if t.has_permission(request)]
+
+        templates = await self.in_django(ctx, work)
+        return types.ListResourceTemplatesResult(
+            resource_templates=[
+                types.ResourceTemplate(
+                    uri_template=t.uri_template, name=t.name, title=t.title, description=t.description, mime_type=t.mime_type
+                )
+                for t in templates
+            ]
+        )
+
+    def _template_for(self, uri):
+        for template in self.site.registry.resource_templates:
+            params = template.match(uri)
+            if params is not None:
+                return template, params
+        return None, None
+
+    async def read_resource(self, ctx, params):
+        uri = str(params.uri)
+        template, values = self._template_for(uri)
+        not_found = MCPError(code=RESOURCE_NOT_FOUND, message=f"Resource not found: {uri}", data={"uri": uri})
+        if template is None:
+            raise not_found
+
+        def work(request, generation):
+            if not template.has_permission(request):
+                return None
+            try:
+                return template.read(request, values)
+            except ToolError:
+                return None
+
+        data = await self.in_django(ctx, work)
+        if data is None:
+            raise not_found
+        return types.ReadResourceResult(
+            contents=[types.TextResourceContents(uri=uri, mime_type=template.mime_type, text=json.dumps(to_json(data), ensure_ascii=False))]
+        )
+
+    # -- prompts -------------------------------------------------------------------------------
+    async def list_prompts(self, ctx, params):
+        def work(request, generation):
+            names = self.site.visible_tool_names(request, generation)
+            return [p for p in self.site.registry.prompts.values() if p.is_visible(names)]
+
+        prompts = await self.in_django(ctx, work)
+        return types.ListPromptsResult(
+            prompts=[
+                types.Prompt(
+                    name=p.name, title=p.title, description=p.description,
+                    arguments=[types.PromptArgument(**a) for a in p.arguments],
+                )
+                for p in prompts
+            ]
+        )
+
+    async def get_prompt(self, ctx, params):
+        name = params.name
+
+        def work(request, generation):
+            prompt = self.site.registry.prompts.get(name)
+            if prompt is None or not prompt.is_visible(self.site.visible_tool_names(request, generation)):
+                return None
+            try:
+                return prompt, prompt.render(request, params.arguments or {})
+            except ToolError as exc:
+                return prompt, exc
+
+        found = await self.in_django(ctx, work)
+        if found is None:
+            raise MCPError(code=types.INVALID_PARAMS, message=f"Unknown prompt: {name}")
+        prompt, messages = found
+        if isinstance(messages, ToolError):
+            raise MCPError(code=types.INVALID_PARAMS, message=messages.message)
+        return types.GetPromptResult(
+            description=prompt.description,
+            messages=[types.PromptMessage(role=role, content=types.TextContent(type="text", text=text)) for role, text in messages],
+        )
+
+    # -- completion ----------------------------------------------------------------------------
+    async def complete(self, ctx, params):
+        ref = params.ref
+        empty = types.CompleteResult(completion=types.Completion(values=[], has_more=False))
+        if not isinstance(ref, types.ResourceTemplateReference):
+            return empty
+        template = next((t for t in self.site.registry.resource_templates if t.uri_template == ref.uri), None)
+        if template is None:
+            return empty
+
+        def work(request, generation):
+            if not template.has_permission(request):
+                return []
+            return template.complete(request, params.argument.name, params.argument.value or "")
+
+        values = await self.in_django(ctx, work)
+        return types.CompleteResult(completion=types.Completion(values=values, has_more=False))
+
+
+_servers = {}
+
+
+def get_server(site=None):
+    """Return the (process-wide) McpBridgeServer for *site*."""
+    site = site or default_site
+    bridge = _servers.get(id(site))
+    if bridge is None:
+        bridge = _servers[id(site)] = McpBridgeServer(site)
+    return bridge

@@ -1,0 +1,268 @@
+"""Tool value objects: schema, annotations, who may call it, and how a call runs.
+
+A tool's `run(request, arguments)` is plain synchronous Django code; `call()` wraps it with
+argument validation, the transaction and the translation of errors into messages a model can act
+on. Nothing here knows about JSON-RPC.
+"""
+
+import difflib
+import json
+import logging
+import re
+import uuid
+
+import jsonschema
+from django.core.exceptions import ObjectDoesNotExist, PermissionDenied
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import transaction
+from django.db.models import ProtectedError, RestrictedError
+from rest_framework import serializers
+from rest_framework.exceptions import ValidationError as DRFValidationError
+from rest_framework.utils.encoders import JSONEncoder
+
+from .exceptions import ToolError
+from .models import Tool as ToolModel
+from .schemas import input_schema as serializer_input_schema
+from .schemas import output_schema as serializer_output_schema
+
+logger = logging.getLogger(__name__)
+call_logger = logging.getLogger("mcp_bridge.calls")
+
+TOOL_NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+
+
+class ToolResult:
+    """What a tool returns: structured data plus any messages the admin hooks left."""
+
+    def __init__(self, data, *, is_error=False, messages=()):
+        self.data = data
+        self.is_error = is_error
+        self.messages = list(messages)
+
+    def text(self):
+        return self.data if isinstance(self.data, str) else json.dumps(self.data, cls=JSONEncoder, ensure_ascii=False)
+
+
+class McpTool:
+    """Base class of every tool.
+
+    Subclasses set `name`, `description`, `input_schema` and optionally `output_schema`, and
+    implement `run()` and `has_permission()`.
+    """
+
+    name = ""
+    title = None
+    description = ""
+    input_schema = {"type": "object", "properties": {}, "additionalProperties": False}
+    output_schema = None
+    read_only = False
+    destructive = True
+    idempotent = False
+    kind = "custom"
+    required_permissions = ()  # human-readable, for docs and the inspect command
+
+    def __repr__(self):
+        return f"<{type(self).__name__} {self.name!r}>"
+
+    def __eq__(self, other):
+        return type(self) is type(other) and self.name == other.name
+
+    def __hash__(self):
+        return hash((type(self), self.name))
+
+    # -- permissions ---------------------------------------------------------------------------
+    @property
+    def grant_permission(self):
+        """The per-tool grant, 'mcp_bridge.call_<name>', that admins give to users and groups."""
+        return ToolModel.permission_name(self.name)
+
+    def has_permission(self, request):
+        """Return True if the caller may use this tool: the grant AND the model permission."""
+        return request.user.has_perm(self.grant_permission) and self.has_model_permission(request)
+
+    def has_model_permission(self, request):
+        raise NotImplementedError  # pragma: no cover
+
+    # -- validation ----------------------------------------------------------------------------
+    @property
+    def validator(self):
+        validator = self.__dict__.get("_validator")
+        if validator is None:
+            jsonschema.Draft202012Validator.check_schema(self.input_schema)
+            validator = self.__dict__["_validator"] = jsonschema.Draft202012Validator(
+                self.input_schema, format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER
+            )
+        return validator
+
+    def validate_arguments(self, arguments):
+        if not isinstance(arguments, dict):
+            raise ToolError(f"Arguments to {self.name} must be a JSON object.")
+        errors = sorted(self.validator.iter_errors(arguments), key=lambda e: list(e.path))
+        if errors:
+            raise ToolError(
+                f"Invalid arguments for {self.name}: " + " ".join(describe_schema_error(e, self) for e in errors)
+            )
+
+    # -- running -------------------------------------------------------------------------------
+    def run(self, request, arguments):
+        raise NotImplementedError  # pragma: no cover
+
+    def call(self, request, arguments):
+        """Validate *arguments*, run the tool in one transaction, and return a ToolResult."""
+        try:
+            self.validate_arguments(arguments)
+            if self.read_only:
+                data = self.run(request, arguments)
+            else:
+                with transaction.atomic():
+                    data = self.run(request, arguments)
+            return ToolResult(to_json(data), messages=request.messages_text())
+        except ToolError as exc:
+            return ToolResult(exc.message, is_error=True)
+        except (DRFValidationError, DjangoValidationError) as exc:
+            return ToolResult(
+                f"{self.name} rejected the input: {format_validation_error(exc)} Correct these values and call {self.name} again.",
+                is_error=True,
+            )
+        except PermissionDenied as exc:
+            reason = str(exc) or f"You do not have permission to do this with {self.name}."
+            return ToolResult(reason, is_error=True)
+        except ObjectDoesNotExist:
+            return ToolResult(
+                f"{self.name}: the object was not found, or you may not see it. Search for it first to get a valid id.",
+                is_error=True,
+            )
+        except (ProtectedError, RestrictedError) as exc:
+            related = sorted({str(obj._meta.verbose_name_plural) for obj in exc.protected_objects if hasattr(obj, "_meta")} if hasattr(exc, "protected_objects") else [])
+            detail = f" (related {', '.join(related)} protect it)" if related else ""
+            return ToolResult(f"{self.name}: cannot delete this object because other records depend on it{detail}. Remove or reassign them first.", is_error=True)
+        except Exception:
+            reference = uuid.uuid4().hex[:12]
+            logger.exception("Tool %s failed unexpectedly (reference %s)", self.name, reference)
+            return ToolResult(
+                f"{self.name} failed unexpectedly; nothing was changed. The error was logged with reference {reference}. "
+                "Try again later or report the reference to an administrator.",
+                is_error=True,
+            )
+
+
+class SerializerTool(McpTool):
+    """A custom tool whose input is a DRF serializer and whose body is a Python callable.
+
+    `func(request, data)` receives the serializer's validated data and returns a dict, a
+    serializer or a model instance (serialized with `output_serializer`).
+    """
+
+    def __init__(self, func, *, name, description, input_serializer=None, output_serializer=None,
+                 permissions=(), model_admin=None, title=None, read_only=False, destructive=None, idempotent=False):
+        if not TOOL_NAME_RE.match(name):
+            raise ValueError(f"Tool name {name!r} must be snake_case: lowercase letters, digits and underscores, at most 64 characters.")
+        if not description:
+            raise ValueError(f"Tool {name!r} needs a description: what it does, when to use it, what it returns and its limits.")
+        self.func = func
+        self.name = name
+        self.title = title
+        self.description = description
+        self.model_admin = model_admin
+        self.permissions = tuple(permissions)
+        self.read_only = read_only
+        self.destructive = (not read_only) if destructive is None else destructive
+        self.idempotent = idempotent or read_only
+        self.input_serializer = input_serializer
+        self.output_serializer = output_serializer
+        self.input_schema = (
+            serializer_input_schema(input_serializer()) if input_serializer else
+            {"type": "object", "properties": {}, "additionalProperties": False}
+        )
+        self.output_schema = serializer_output_schema(output_serializer()) if output_serializer else None
+        self.required_permissions = self.permissions
+
+    def has_model_permission(self, request):
+        for permission in self.permissions:
+            if "." in permission:
+                if not request.user.has_perm(permission):
+                    return False
+            else:
+                # Admin-style names ('change', 'add', 'publish') use the admin's has_<name>_permission hook.
+                if self.model_admin is None:
+                    raise ValueError(f"Tool {self.name!r}: permission {permission!r} needs 'app_label.codename' form outside a ModelAdmin.")
+                if not getattr(self.model_admin, f"has_{permission}_permission")(request):
+                    return False
+        return True
+
+    def run(self, request, arguments):
+        data = arguments
+        if self.input_serializer is not None:
+            serializer = self.input_serializer(data=arguments, context={"request": request})
+            serializer.is_valid(raise_exception=True)
+            data = serializer.validated_data
+        result = self.func(request, data)
+        if self.output_serializer is not None and not isinstance(result, (dict, list, serializers.BaseSerializer)):
+            result = self.output_serializer(result, context={"request": request}).data
+        elif isinstance(result, serializers.BaseSerializer):
+            result = result.data
+        return result
+
+
+def to_json(data):
+    """Return *data* as plain JSON types (Decimal, datetime, UUID, lazy strings made concrete)."""
+    return json.loads(json.dumps(data, cls=JSONEncoder))
+
+
+def format_validation_error(exc):
+    """Flatten DRF or Django validation errors into 'field: message' sentences."""
+    if isinstance(exc, DjangoValidationError):
+        detail = exc.message_dict if hasattr(exc, "error_dict") else {"input": exc.messages}
+    else:
+        detail = exc.detail
+    parts = []
+
+    def walk(prefix, value):
+        if isinstance(value, dict):
+            for key, inner in value.items():
+                walk(key if key != "non_field_errors" and key != "__all__" else prefix, inner)
+        elif isinstance(value, (list, tuple)):
+            for inner in value:
+                walk(prefix, inner)
+        else:
+            parts.append(f"{prefix}: {value}" if prefix else str(value))
+
+    walk("", detail)
+    return " ".join(part if part.endswith(".") else part + "." for part in parts)
+
+
+def describe_schema_error(error, tool):
+    """Turn one jsonschema error into a sentence that says what to send instead."""
+    field_name = ".".join(str(p) for p in error.path) or None
+    properties = tool.input_schema.get("properties", {})
+    where = f"'{field_name}'" if field_name else "the arguments"
+    if error.validator == "additionalProperties":
+        unknown = sorted(set(error.instance) - set(properties))
+        hints = []
+        for name in unknown:
+            close = difflib.get_close_matches(name, list(properties), n=1)
+            hints.append(f"'{name}'" + (f" (did you mean '{close[0]}'?)" if close else ""))
+        return f"Unknown argument(s) {', '.join(hints)}. Valid arguments are: {', '.join(properties) or 'none'}."
+    if error.validator == "required":
+        return f"{error.message.capitalize()}."
+    if error.validator == "enum":
+        allowed = ", ".join(json.dumps(v) for v in error.validator_value)
+        return f"{where} must be one of {allowed} (got {json.dumps(error.instance)})."
+    if error.validator == "type":
+        expected = error.validator_value if isinstance(error.validator_value, str) else " or ".join(error.validator_value)
+        return f"{where} must be of type {expected} (got {json.dumps(error.instance)})."
+    if error.validator == "maximum":
+        return f"{where} must be at most {error.validator_value} (got {error.instance})."
+    if error.validator == "minimum":
+        return f"{where} must be at least {error.validator_value} (got {error.instance})."
+    if error.validator == "maxLength":
+        return f"{where} must be at most {error.validator_value} characters long."
+    if error.validator == "maxItems":
+        return f"{where} may hold at most {error.validator_value} items; split the work into several calls."
+    if error.validator == "minItems":
+        return f"{where} needs at least {error.validator_value} item(s)."
+    if error.validator == "format":
+        return f"{where} must be a valid {error.validator_value} (got {json.dumps(error.instance)})."
+    if error.validator == "minProperties":
+        return f"Send at least one field to change besides the id. Changeable fields: {', '.join(k for k in properties if k != 'id')}."
+    return f"{where}: {error.message}."
