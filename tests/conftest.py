@@ -1,0 +1,69 @@
+"""Shared fixtures: the demo data set, the demo users, and MCP clients acting as them."""
+
+import contextlib
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.core.cache import cache
+from django.core.management import call_command
+from mcp import Client
+
+from mcp_bridge.authentication import local_principal
+from mcp_bridge.server import current_principal, get_server
+
+ROLES = ("admin", "support_agent", "analyst")
+
+
+@pytest.fixture
+def demo(transactional_db, django_db_blocker):
+    """Seed the demo domain (small), its groups and users; return the users by name.
+
+    Transactional: MCP calls run their ORM work on their own thread and connection, as in
+    production, so the data must be committed for them to see it.
+    """
+    cache.clear()  # permission sets cached by an earlier test's users
+    call_command("seed_demo", customers=40, orders_per_customer=3, stdout=_Null())
+    User = get_user_model()
+    return {user.username: user for user in User.objects.filter(username__in=ROLES)}
+
+
+class _Null:
+    def write(self, *args, **kwargs):
+        pass
+
+    def flush(self):
+        pass
+
+
+@contextlib.asynccontextmanager
+async def mcp_client(user, mode="auto"):
+    """An in-process SDK client acting as *user* ('auto' speaks 2026-07-28, 'legacy' 2025-11-25)."""
+    token = current_principal.set(local_principal(user))
+    try:
+        async with Client(get_server().server, mode=mode) as client:
+            yield client
+    finally:
+        current_principal.reset(token)
+
+
+@pytest.fixture(params=["auto", "legacy"])
+def mode(request):
+    """Both protocol eras: 2026-07-28 (stateless) and 2025-11-25 (handshake)."""
+    return request.param
+
+
+@pytest.fixture(scope="session")
+def live_server_url(django_db_setup, django_db_blocker):
+    """uvicorn serving config.asgi on loopback, on the test database (stopped before it is dropped)."""
+    from .servers import uvicorn_server
+
+    with django_db_blocker.unblock(), uvicorn_server() as url:
+        yield url
+
+
+@pytest.fixture
+def api_keys(demo):
+    """A fresh API key for each demo user: {'support_agent': raw key, ...}."""
+    from mcp_bridge.models import ApiKey
+
+    return {name: ApiKey.issue(user, f"test key for {name}")[1] for name, user in demo.items()}
