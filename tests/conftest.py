@@ -67,3 +67,8 @@ def api_keys(demo):
     from mcp_bridge.models import ApiKey
 
     return {name: ApiKey.issue(user, f"test key for {name}")[1] for name, user in demo.items()}
+
+
+@pytest.fixture
+def anyio_backend():
+    return "asyncio"

@@ -8,11 +8,6 @@ from mcp.client.streamable_http import streamable_http_client
 pytestmark = [pytest.mark.anyio, pytest.mark.subprocess]
 
 
-@pytest.fixture
-def anyio_backend():
-    return "asyncio"
-
-
 @pytest.mark.parametrize("mode", ["auto", "legacy"])
 async def test_list_and_call_over_http(api_keys, live_server_url, mode):
     key = api_keys["support_agent"]

@@ -10,11 +10,6 @@ from .conftest import mcp_client
 pytestmark = pytest.mark.anyio
 
 
-@pytest.fixture
-def anyio_backend():
-    return "asyncio"
-
-
 async def test_protocol_versions(demo, mode):
     async with mcp_client(demo["analyst"], mode) as client:
         expected = "2026-07-28" if mode == "auto" else "2025-11-25"
