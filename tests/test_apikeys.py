@@ -1,0 +1,103 @@
+"""API keys: issued once, stored hashed, revocable, expiring; the mcp_apikey command."""
+
+import io
+from datetime import timedelta
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+from django.utils import timezone
+
+from mcp_bridge.authentication import authenticate_token
+from mcp_bridge.exceptions import AuthenticationFailed
+from mcp_bridge.models import ApiKey, hash_api_key
+
+
+@pytest.fixture
+def user(django_user_model, db):
+    return django_user_model.objects.create_user("keyholder", password="x")
+
+
+def test_issued_key_is_stored_only_as_digest(user):
+    api_key, raw = ApiKey.issue(user, "laptop")
+    assert raw.startswith(f"mcpb_{api_key.prefix}_")
+    stored = ApiKey.objects.get(pk=api_key.pk)
+    assert stored.key_hash == hash_api_key(raw)
+    assert raw not in {stored.key_hash, stored.prefix, stored.name}
+
+
+def test_authenticates_to_its_user(user):
+    _, raw = ApiKey.issue(user, "laptop")
+    principal = authenticate_token(raw)
+    assert principal.user_id == user.pk
+    assert principal.load_user() == user
+
+
+@pytest.mark.parametrize(
+    "mutate",
+    [
+        pytest.param(lambda raw: raw[:-1] + ("A" if raw[-1] != "A" else "B"), id="wrong-secret"),
+        pytest.param(lambda raw: "mcpb_000000000000_" + raw.split("_", 2)[2], id="unknown-prefix"),
+        pytest.param(lambda raw: "not-a-key", id="malformed"),
+        pytest.param(lambda raw: "", id="empty"),
+    ],
+)
+def test_bad_keys_are_refused(user, mutate):
+    _, raw = ApiKey.issue(user, "laptop")
+    with pytest.raises(AuthenticationFailed):
+        authenticate_token(mutate(raw))
+
+
+def test_revoked_expired_and_inactive_are_refused(user):
+    revoked, raw_revoked = ApiKey.issue(user, "revoked")
+    revoked.revoke()
+    _, raw_expired = ApiKey.issue(user, "expired", expires_at=timezone.now() - timedelta(seconds=1))
+    for raw in (raw_revoked, raw_expired):
+        with pytest.raises(AuthenticationFailed):
+            authenticate_token(raw)
+    _, raw_live = ApiKey.issue(user, "live")
+    principal = authenticate_token(raw_live)
+    user.is_active = False
+    user.save()
+    with pytest.raises(AuthenticationFailed):
+        principal.load_user()  # an already-authenticated principal is re-checked on every call
+
+
+def test_revocation_applies_to_an_authenticated_principal(user):
+    api_key, raw = ApiKey.issue(user, "laptop")
+    principal = authenticate_token(raw)
+    api_key.revoke()
+    with pytest.raises(AuthenticationFailed):
+        principal.load_user()
+
+
+def test_last_used_is_recorded(user):
+    api_key, raw = ApiKey.issue(user, "laptop")
+    authenticate_token(raw).load_user()
+    api_key.refresh_from_db()
+    assert api_key.last_used_at is not None
+
+
+def test_command_create_list_revoke(user):
+    out, err = io.StringIO(), io.StringIO()
+    call_command("mcp_apikey", "create", "--user", "keyholder", "--name", "ci", "--expires-days", "7", stdout=out, stderr=err)
+    raw = out.getvalue().strip()
+    principal = authenticate_token(raw)
+    assert principal.user_id == user.pk
+    api_key = ApiKey.objects.get(prefix=ApiKey.parse_prefix(raw))
+    assert api_key.expires_at > timezone.now() + timedelta(days=6)
+
+    listing = io.StringIO()
+    call_command("mcp_apikey", "list", stdout=listing)
+    assert api_key.prefix in listing.getvalue() and raw not in listing.getvalue()
+
+    call_command("mcp_apikey", "revoke", api_key.prefix, stdout=io.StringIO())
+    with pytest.raises(AuthenticationFailed):
+        authenticate_token(raw)
+
+
+def test_command_errors_are_actionable(db):
+    with pytest.raises(CommandError, match="No user named 'ghost'"):
+        call_command("mcp_apikey", "create", "--user", "ghost")
+    with pytest.raises(CommandError, match="No API key with prefix"):
+        call_command("mcp_apikey", "revoke", "nope")
