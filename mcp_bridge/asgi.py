@@ -45,6 +45,7 @@ class McpAsgiApp:
         self.bridge = get_server(site)
         self.path = "/" + mcp_settings.PATH.strip("/")
         self._mcp_app = None
+        self.bridge.site.registry  # build at startup: annotation errors stop the server, not a call
 
     @property
     def mcp_app(self):
