@@ -83,6 +83,13 @@ class McpTool:
     def has_model_permission(self, request):
         raise NotImplementedError  # pragma: no cover
 
+    def permission_checks(self, request):
+        """Return [(requirement, passed)] explaining has_permission() (for mcp_inspect)."""
+        return [
+            (f"per-tool grant {self.grant_permission}", request.user.has_perm(self.grant_permission)),
+            (f"model permission: {', '.join(self.required_permissions) or 'none'}", self.has_model_permission(request)),
+        ]
+
     # -- validation ----------------------------------------------------------------------------
     @property
     def validator(self):
