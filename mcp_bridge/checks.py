@@ -7,7 +7,7 @@ from django.core import checks
 from django.core.exceptions import FieldDoesNotExist, ImproperlyConfigured
 
 from .conf import mcp_settings
-from .options import OPERATIONS, WRITE_OPERATIONS, McpAdminMixin
+from .options import OPERATIONS, McpAdminMixin
 
 
 def _mcp_admins():
@@ -55,11 +55,6 @@ def check_model_admin(model_admin):
         errors.append(checks.Warning(
             f"{cls.__qualname__} exposes 'search' without search_fields or list_filter, so callers can only page.",
             hint="Add search_fields and/or list_filter to the ModelAdmin.", obj=cls, id="mcp_bridge.W002",
-        ))
-    if "delete" in operations:
-        errors.append(checks.Info(
-            f"{cls.__qualname__} exposes delete_{opts.model_name} over MCP.",
-            hint="Grant mcp_bridge.call_delete_* sparingly; deletions cascade as in the admin.", obj=cls, id="mcp_bridge.I001",
         ))
     return errors
 
