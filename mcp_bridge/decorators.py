@@ -2,12 +2,13 @@
 
 
 def tool(function=None, *, name=None, description=None, input_serializer=None, output_serializer=None,
-         permissions=(), read_only=False, destructive=None, idempotent=False, title=None):
+         permissions=(), read_only=False, destructive=None, idempotent=False, title=None, context=False):
     """Mark a ModelAdmin method `(self, request, data)` as an MCP tool, like @admin.action.
 
     `permissions` names admin permissions ('change' calls has_change_permission) or full
     'app_label.codename' permissions; all must pass, in addition to the tool's own grant.
-    The method runs in one transaction with *data* validated by `input_serializer`.
+    The method runs in one transaction with *data* validated by `input_serializer`. With
+    `context=True` it also receives a `mcp_bridge.context.CallContext` (progress, log, elicit).
     """
 
     def decorator(func):
@@ -21,13 +22,14 @@ def tool(function=None, *, name=None, description=None, input_serializer=None, o
             "destructive": destructive,
             "idempotent": idempotent,
             "title": title,
+            "context": context,
         }
         return func
 
     return decorator if function is None else decorator(function)
 
 
-def prompt(function=None, *, name=None, description=None, title=None, arguments=(), requires_tools=()):
+def prompt(function=None, *, name=None, description=None, title=None, arguments=(), requires_tools=(), complete=None):
     """Mark a ModelAdmin method `(self, request, **arguments)` as an MCP prompt.
 
     `arguments` is a sequence of (name, description, required) tuples. The prompt is listed only
@@ -42,6 +44,7 @@ def prompt(function=None, *, name=None, description=None, title=None, arguments=
             "title": title,
             "arguments": tuple(arguments),
             "requires_tools": tuple(requires_tools),
+            "complete": complete,
         }
         return func
 

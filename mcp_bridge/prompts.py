@@ -8,7 +8,7 @@ PROMPT_NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 
 
 class McpPrompt:
-    def __init__(self, func, *, name, description, title=None, arguments=(), requires_tools=()):
+    def __init__(self, func, *, name, description, title=None, arguments=(), requires_tools=(), complete=None):
         if not PROMPT_NAME_RE.match(name):
             raise ValueError(f"Prompt name {name!r} must be snake_case.")
         if not description:
@@ -22,6 +22,7 @@ class McpPrompt:
             for a in arguments
         ]
         self.requires_tools = tuple(requires_tools)
+        self.completer = complete
 
     def __repr__(self):
         return f"<McpPrompt {self.name!r}>"
@@ -29,8 +30,12 @@ class McpPrompt:
     def is_visible(self, visible_tool_names):
         return all(name in visible_tool_names for name in self.requires_tools)
 
+    def complete(self, request, argument, value):
+        """Suggest values for one argument (the `complete` option: `f(request, argument, value)`)."""
+        return list(self.completer(request, argument, value)) if self.completer else []
+
     def render(self, request, arguments):
-        """Return [(role, text), ...] for *arguments*; missing required ones are a ToolError."""
+        """Return [(role, text or content block), ...]; missing required arguments are a ToolError."""
         arguments = dict(arguments or {})
         known = {a["name"] for a in self.arguments}
         unknown = sorted(set(arguments) - known)
@@ -42,4 +47,4 @@ class McpPrompt:
         result = self.func(request, **arguments)
         if isinstance(result, str):
             return [("user", result)]
-        return [(role, text) for role, text in result]
+        return [(role, content) for role, content in result]

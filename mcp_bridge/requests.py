@@ -32,6 +32,7 @@ class McpRequest(HttpRequest):
         self.auth = principal
         self.mcp_principal = principal
         self.mcp_tool = tool_name
+        self.mcp_call = None  # a context.CallContext while a tool runs over a live connection
         self.META.update({"SERVER_NAME": "mcp", "SERVER_PORT": "443", "REMOTE_ADDR": "", **(meta or {})})
         self._messages = CollectedMessages(self)
 

@@ -101,3 +101,58 @@ def _find_reverse_relation(opts, accessor):
         f"{opts.label}. Reverse relations: {', '.join(r.get_accessor_name() for r in opts.related_objects) or 'none'}."
     )
 
+
+
+class CustomResource:
+    """A resource registered with `site.resource(uri)`; `func(request)` returns str, bytes or JSON data."""
+
+    is_template = False
+
+    def __init__(self, func, *, uri, name, description, title=None, mime_type="text/plain", permissions=()):
+        if not description:
+            raise ValueError(f"Resource {uri!r} needs a description.")
+        self.func = func
+        self.uri = uri
+        self.name = name
+        self.title = title
+        self.description = description
+        self.mime_type = mime_type
+        self.permissions = tuple(permissions)
+
+    def __repr__(self):
+        return f"<{type(self).__name__} {self.uri!r}>"
+
+    def has_permission(self, request):
+        return all(request.user.has_perm(permission) for permission in self.permissions)
+
+    def match(self, uri):
+        return {} if uri == self.uri else None
+
+    def read(self, request, params):
+        return self.func(request, **params)
+
+    def complete(self, request, argument, value):
+        return []
+
+
+class CustomResourceTemplate(CustomResource):
+    """A template registered with `site.resource_template('scheme://x/{id}')`; `func(request, **params)`."""
+
+    is_template = True
+
+    def __init__(self, func, *, uri_template, complete=None, **options):
+        super().__init__(func, uri=uri_template, **options)
+        self.uri_template = uri_template
+        self.completer = complete
+        pattern, position = "", 0
+        for found in re.finditer(r"\{([a-zA-Z_][a-zA-Z0-9_]*)\}", uri_template):
+            pattern += re.escape(uri_template[position:found.start()]) + f"(?P<{found.group(1)}>[^/?#]+)"
+            position = found.end()
+        self.pattern = re.compile("^" + pattern + re.escape(uri_template[position:]) + "$")
+
+    def match(self, uri):
+        found = self.pattern.match(uri)
+        return found.groupdict() if found else None
+
+    def complete(self, request, argument, value):
+        return list(self.completer(request, argument, value)) if self.completer else []

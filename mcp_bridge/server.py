@@ -18,6 +18,8 @@ from mcp.shared.exceptions import MCPError
 
 from . import __version__
 from .conf import mcp_settings
+from .content import blocks, is_content, resource_contents
+from .context import CallContext
 from .exceptions import AuthenticationFailed, ToolError
 from .permissions import prime_permissions
 from .requests import McpRequest
@@ -76,8 +78,13 @@ class McpBridgeServer:
             on_list_prompts=self.list_prompts,
             on_get_prompt=self.get_prompt,
             on_completion=self.complete,
+            on_subscribe_resource=self.subscribe,
+            on_unsubscribe_resource=self.unsubscribe,
         )
+        # Logging is deprecated in 2026-07-28 but handshake-era clients still set a level.
+        self.server.add_request_handler("logging/setLevel", types.SetLevelRequestParams, self.set_log_level)
         self._mcp_tools = {}
+        self._log_levels = {}
 
     # -- the one thread hop ----------------------------------------------------------------------
     async def in_django(self, ctx, work, *, tool_name=None):
@@ -140,10 +147,13 @@ class McpBridgeServer:
         arguments = params.arguments if params.arguments is not None else {}
         started = time.perf_counter()
 
+        call_context = CallContext(ctx, min_log_level=self._log_levels.get(self._connection_key(ctx), "debug"))
+
         def work(request, generation):
             tool = self.site.get_tool(request, name, generation)
             if tool is None:
                 return None, request
+            request.mcp_call = call_context
             return tool.call(request, arguments), request
 
         result, request = await self.in_django(ctx, work, tool_name=name)
@@ -156,6 +166,8 @@ class McpBridgeServer:
             "mcp call",
             extra={"tool": name, "user": request.user.pk, "outcome": "error" if result.is_error else "ok", "duration_ms": duration_ms},
         )
+        if is_content(result.data):
+            return types.CallToolResult(content=[block.to_mcp() for block in blocks(result.data)])
         content = [types.TextContent(type="text", text=result.text())]
         if result.is_error:
             return types.CallToolResult(content=content, is_error=True)
@@ -167,7 +179,16 @@ class McpBridgeServer:
 
     # -- resources -----------------------------------------------------------------------------
     async def list_resources(self, ctx, params):
-        return types.ListResourcesResult(resources=[])
+        def work(request, generation):
+            return [r for r in self.site.registry.resources if r.has_permission(request)]
+
+        resources = await self.in_django(ctx, work)
+        return types.ListResourcesResult(
+            resources=[
+                types.Resource(uri=r.uri, name=r.name, title=r.title, description=r.description, mime_type=r.mime_type)
+                for r in resources
+            ]
+        )
 
     async def list_resource_templates(self, ctx, params):
         def work(request, generation):
@@ -184,7 +205,7 @@ class McpBridgeServer:
         )
 
     def _template_for(self, uri):
-        for template in self.site.registry.resource_templates:
+        for template in (*self.site.registry.resources, *self.site.registry.resource_templates):
             params = template.match(uri)
             if params is not None:
                 return template, params
@@ -208,9 +229,36 @@ class McpBridgeServer:
         data = await self.in_django(ctx, work)
         if data is None:
             raise not_found
-        return types.ReadResourceResult(
-            contents=[types.TextResourceContents(uri=uri, mime_type=template.mime_type, text=json.dumps(to_json(data), ensure_ascii=False))]
-        )
+        if not isinstance(data, (str, bytes)):
+            data = json.dumps(to_json(data), ensure_ascii=False)
+        return types.ReadResourceResult(contents=[resource_contents(uri, template.mime_type, data)])
+
+    async def _check_readable(self, ctx, uri):
+        template, _ = self._template_for(uri)
+        allowed = template is not None and await self.in_django(ctx, lambda request, generation: template.has_permission(request))
+        if not allowed:
+            raise MCPError(code=RESOURCE_NOT_FOUND, message=f"Resource not found: {uri}", data={"uri": uri})
+
+    async def subscribe(self, ctx, params):
+        await self._check_readable(ctx, str(params.uri))
+        return types.EmptyResult()
+
+    async def unsubscribe(self, ctx, params):
+        await self._check_readable(ctx, str(params.uri))
+        return types.EmptyResult()
+
+    # -- logging (handshake era) -----------------------------------------------------------------
+    @staticmethod
+    def _connection_key(ctx):
+        request = ctx.request
+        if request is None:
+            return "local"
+        return request.headers.get("mcp-session-id") or "stateless"
+
+    async def set_log_level(self, ctx, params):
+        principal_for(ctx)
+        self._log_levels[self._connection_key(ctx)] = params.level
+        return types.EmptyResult()
 
     # -- prompts -------------------------------------------------------------------------------
     async def list_prompts(self, ctx, params):
@@ -249,26 +297,33 @@ class McpBridgeServer:
             raise MCPError(code=types.INVALID_PARAMS, message=messages.message)
         return types.GetPromptResult(
             description=prompt.description,
-            messages=[types.PromptMessage(role=role, content=types.TextContent(type="text", text=text)) for role, text in messages],
+            messages=[
+                types.PromptMessage(role=role, content=content.to_mcp() if is_content(content) else types.TextContent(type="text", text=content))
+                for role, content in messages
+            ],
         )
 
     # -- completion ----------------------------------------------------------------------------
     async def complete(self, ctx, params):
         ref = params.ref
-        empty = types.CompleteResult(completion=types.Completion(values=[], has_more=False))
-        if not isinstance(ref, types.ResourceTemplateReference):
-            return empty
-        template = next((t for t in self.site.registry.resource_templates if t.uri_template == ref.uri), None)
-        if template is None:
-            return empty
+        argument, value = params.argument.name, params.argument.value or ""
+        if isinstance(ref, types.PromptReference):
+            prompt = self.site.registry.prompts.get(ref.name)
 
-        def work(request, generation):
-            if not template.has_permission(request):
-                return []
-            return template.complete(request, params.argument.name, params.argument.value or "")
+            def work(request, generation):
+                if prompt is None or not prompt.is_visible(self.site.visible_tool_names(request, generation)):
+                    return []
+                return prompt.complete(request, argument, value)
+        else:
+            template = next((t for t in self.site.registry.resource_templates if t.uri_template == ref.uri), None)
 
-        values = await self.in_django(ctx, work)
-        return types.CompleteResult(completion=types.Completion(values=values, has_more=False))
+            def work(request, generation):
+                if template is None or not template.has_permission(request):
+                    return []
+                return template.complete(request, argument, value)
+
+        values = [str(v) for v in await self.in_django(ctx, work)]
+        return types.CompleteResult(completion=types.Completion(values=values[:100], total=len(values), has_more=len(values) > 100))
 
 
 _servers = {}

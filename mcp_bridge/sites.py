@@ -13,7 +13,7 @@ from .conf import mcp_settings
 from .model_tools import GENERATED_TOOLS, ActionTool, ModelExposure
 from .options import OPERATIONS, McpAdminMixin
 from .prompts import McpPrompt
-from .resources import ModelResourceTemplate, RelatedResourceTemplate
+from .resources import CustomResource, CustomResourceTemplate, ModelResourceTemplate, RelatedResourceTemplate
 from .tools import SerializerTool
 
 _VISIBLE_CACHE_SIZE = 4096
@@ -25,6 +25,7 @@ class Registry:
     def __init__(self):
         self.tools = {}
         self.resource_templates = []
+        self.resources = []
         self.prompts = {}
         self.exposures = {}
 
@@ -49,6 +50,7 @@ class McpSite:
         self.name = name
         self._tools = []
         self._prompts = []
+        self._resources = []
         self._registry = None
         self._lock = threading.Lock()
         self._visible = {}
@@ -81,6 +83,34 @@ class McpSite:
             return func
 
         return decorator if function is None else decorator(function)
+
+    def resource(self, uri, *, name=None, description=None, **options):
+        """Register `func(request)` as the resource *uri*; it returns str, bytes or JSON-able data.
+
+        `permissions` lists 'app_label.codename' permissions a caller needs to list and read it.
+        """
+
+        def decorator(func):
+            self._resources.append(CustomResource(
+                func, uri=uri, name=name or func.__name__, description=description or (func.__doc__ or "").strip(), **options
+            ))
+            self._registry = None
+            return func
+
+        return decorator
+
+    def resource_template(self, uri_template, *, name=None, description=None, **options):
+        """Register `func(request, **params)` for URIs matching *uri_template* ('scheme://x/{id}')."""
+
+        def decorator(func):
+            self._resources.append(CustomResourceTemplate(
+                func, uri_template=uri_template, name=name or func.__name__,
+                description=description or (func.__doc__ or "").strip(), **options
+            ))
+            self._registry = None
+            return func
+
+        return decorator
 
     # -- the built registry --------------------------------------------------------------------
     @property
@@ -138,6 +168,8 @@ class McpSite:
                 self._add_related_resource(registry, model_admin, exposure, relation)
         for prompt in self._prompts:
             registry.add_prompt(prompt, "McpSite.prompt")
+        for resource in self._resources:
+            (registry.resource_templates if resource.is_template else registry.resources).append(resource)
         for prompt in registry.prompts.values():
             missing = [name for name in prompt.requires_tools if name not in registry.tools]
             if missing:

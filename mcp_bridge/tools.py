@@ -20,6 +20,7 @@ from rest_framework import serializers
 from rest_framework.exceptions import ValidationError as DRFValidationError
 from rest_framework.utils.encoders import JSONEncoder
 
+from .content import is_content
 from .exceptions import ToolError
 from .models import Tool as ToolModel
 from .schemas import input_schema as serializer_input_schema
@@ -123,7 +124,9 @@ class McpTool:
             else:
                 with transaction.atomic():
                     data = self.run(request, arguments)
-            return ToolResult(to_json(data), messages=request.messages_text())
+            if not is_content(data) and not isinstance(data, str):
+                data = to_json(data)
+            return ToolResult(data, messages=request.messages_text())
         except ToolError as exc:
             return ToolResult(exc.message, is_error=True)
         except (DRFValidationError, DjangoValidationError) as exc:
@@ -160,8 +163,9 @@ class SerializerTool(McpTool):
     serializer or a model instance (serialized with `output_serializer`).
     """
 
-    def __init__(self, func, *, name, description, input_serializer=None, output_serializer=None,
-                 permissions=(), model_admin=None, title=None, read_only=False, destructive=None, idempotent=False):
+    def __init__(self, func, *, name, description, input_serializer=None, output_serializer=None, input_schema=None,
+                 output_schema=None, permissions=(), model_admin=None, title=None, read_only=False, destructive=None,
+                 idempotent=False, context=False):
         if not TOOL_NAME_RE.match(name):
             raise ValueError(f"Tool name {name!r} must be snake_case: lowercase letters, digits and underscores, at most 64 characters.")
         if not description:
@@ -175,13 +179,21 @@ class SerializerTool(McpTool):
         self.read_only = read_only
         self.destructive = (not read_only) if destructive is None else destructive
         self.idempotent = idempotent or read_only
+        if input_serializer is not None and input_schema is not None:
+            raise ValueError(f"Tool {name!r}: pass input_serializer or input_schema, not both.")
         self.input_serializer = input_serializer
         self.output_serializer = output_serializer
-        self.input_schema = (
-            serializer_input_schema(input_serializer()) if input_serializer else
-            {"type": "object", "properties": {}, "additionalProperties": False}
-        )
-        self.output_schema = serializer_output_schema(output_serializer()) if output_serializer else None
+        self.context = context
+        if input_serializer is not None:
+            self.input_schema = serializer_input_schema(input_serializer())
+        elif input_schema is not None:
+            self.input_schema = input_schema
+        else:
+            self.input_schema = {"type": "object", "properties": {}, "additionalProperties": False}
+        if output_serializer is not None:
+            self.output_schema = serializer_output_schema(output_serializer())
+        else:
+            self.output_schema = output_schema
         self.required_permissions = self.permissions
 
     def has_model_permission(self, request):
@@ -203,7 +215,7 @@ class SerializerTool(McpTool):
             serializer = self.input_serializer(data=arguments, context={"request": request})
             serializer.is_valid(raise_exception=True)
             data = serializer.validated_data
-        result = self.func(request, data)
+        result = self.func(request, data, request.mcp_call) if self.context else self.func(request, data)
         if self.output_serializer is not None and not isinstance(result, (dict, list, serializers.BaseSerializer)):
             result = self.output_serializer(result, context={"request": request}).data
         elif isinstance(result, serializers.BaseSerializer):
