@@ -8,6 +8,7 @@ the caller is authenticated before the SDK sees the request.
 import json
 import logging
 import time
+from contextlib import AsyncExitStack
 from urllib.parse import urlsplit
 
 from asgiref.sync import ThreadSensitiveContext, sync_to_async
@@ -45,6 +46,7 @@ class McpAsgiApp:
         self.bridge = get_server(site)
         self.path = "/" + mcp_settings.PATH.strip("/")
         self._mcp_app = None
+        self._running = None
         self.bridge.site.registry  # build at startup: annotation errors stop the server, not a call
 
     @property
@@ -61,12 +63,35 @@ class McpAsgiApp:
 
     async def __call__(self, scope, receive, send):
         if scope["type"] == "lifespan":
-            # Django's handler has no lifespan; the SDK's session manager must start here.
-            await self.mcp_app(scope, receive, send)
+            await self.lifespan(scope, receive, send)
         elif scope["type"] == "http" and scope["path"].rstrip("/") == self.path:
             await self.handle_mcp(scope, receive, send)
         else:
             await self.django_app(scope, receive, send)
+
+    async def lifespan(self, scope, receive, send):
+        """Run the SDK's session manager for one lifespan cycle (Django's handler has no lifespan).
+
+        Each cycle gets a fresh manager, since one can run only once: servers such as Mangum on
+        AWS Lambda run a startup/shutdown cycle per invocation.
+        """
+        message = await receive()
+        if message["type"] != "lifespan.startup":  # pragma: no cover - protocol violation
+            return
+        async with AsyncExitStack() as stack:
+            try:
+                self._mcp_app = None
+                manager_app = self.mcp_app
+                await stack.enter_async_context(self.bridge.server.session_manager.run())
+            except Exception as exc:
+                logger.exception("MCP session manager failed to start")
+                await send({"type": "lifespan.startup.failed", "message": str(exc)})
+                return
+            self._running = manager_app
+            await send({"type": "lifespan.startup.complete"})
+            message = await receive()
+            self._running = None
+        await send({"type": "lifespan.shutdown.complete"})
 
     async def handle_mcp(self, scope, receive, send):
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}

@@ -8,18 +8,20 @@ what is checked is what an MCP client on the network would see.
 import contextlib
 import json
 from datetime import timedelta
+from decimal import Decimal
 from urllib.parse import urlsplit
 
 import httpx2
 import pytest
 from asgiref.sync import sync_to_async
+from django.db import connections
 from django.utils import timezone
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.exceptions import MCPError
 from mcp.types import INVALID_PARAMS, ResourceTemplateReference
 
-from customers.models import Customer, SupportTicket
+from customers.models import Customer, Order, SupportTicket
 from mcp_bridge.models import ApiKey
 
 pytestmark = [pytest.mark.anyio, pytest.mark.subprocess]
@@ -108,12 +110,28 @@ async def raw_tools_list(base_url, key, path="/mcp", **extra_headers):
         )
 
 
-@sync_to_async
+def orm(fn):
+    """Run *fn* (ORM work) off the event loop, then close that thread's connections.
+
+    The worker thread outlives the test; a connection left open on it would keep the PostgreSQL
+    test database in use and stop pytest-django from dropping it.
+    """
+
+    def work(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            connections.close_all()
+
+    return sync_to_async(work, thread_sensitive=True)
+
+
+@orm
 def first_visible_customer():
     return Customer.objects.filter(is_internal=False).order_by("pk").first()
 
 
-@sync_to_async
+@orm
 def make_internal_customer():
     customer = Customer.objects.filter(is_internal=False).order_by("pk").last()
     customer.is_internal = True
@@ -121,12 +139,12 @@ def make_internal_customer():
     return customer
 
 
-@sync_to_async
+@orm
 def issue_key(user, **kwargs):
     return ApiKey.issue(user, "test key (http)", **kwargs)
 
 
-@sync_to_async
+@orm
 def revoke_key(raw_key):
     api_key = ApiKey.objects.get(prefix=ApiKey.parse_prefix(raw_key))
     api_key.revoke()
@@ -189,6 +207,42 @@ async def test_internal_customer_is_not_found_for_non_superusers(api_keys, live_
     async with http_client(live_server_url, api_keys["admin"], mode) as client:
         read = await client.read_resource(f"customers://customer/{internal.pk}")
         assert json.loads(read.contents[0].text)["email"] == internal.email
+
+
+@pytest.mark.parametrize("mode", ["auto", "legacy"])
+async def test_write_tools_over_http(api_keys, live_server_url, mode):
+    """Write tools commit their change and the admin log entry, on every test against the shared server.
+
+    The server process outlives each test's database flush, so this also checks that nothing it
+    caches across requests (e.g. content type ids used for admin log entries) goes stale.
+    """
+    ticket, order = await orm(lambda: (
+        SupportTicket.objects.filter(customer__is_internal=False, status="open").order_by("pk").first(),
+        Order.objects.filter(customer__is_internal=False, status__in=["paid", "shipped"], refunded_total=0)
+        .order_by("pk").first(),
+    ))()
+    async with http_client(live_server_url, api_keys["support_agent"], mode) as client:
+        changed = await client.call_tool("update_ticket_status", {"ticket_id": ticket.pk, "status": "pending", "note": "over HTTP"})
+        assert not changed.is_error, changed.content[0].text
+        assert changed.structured_content == {"ticket_id": ticket.pk, "previous_status": "open", "status": "pending"}
+        refunded = await client.call_tool("issue_refund", {"order_id": order.pk, "amount": "1.00", "reason": "goodwill"})
+        assert not refunded.is_error, refunded.content[0].text
+        assert refunded.structured_content["order_id"] == order.pk
+
+    @orm
+    def stored():
+        from django.contrib.admin.models import LogEntry
+
+        return (
+            SupportTicket.objects.get(pk=ticket.pk),
+            Order.objects.get(pk=order.pk).refunded_total,
+            set(LogEntry.objects.filter(user__username="support_agent").values_list("object_id", "content_type__model")),
+        )
+
+    saved_ticket, refunded_total, log = await stored()
+    assert saved_ticket.status == "pending" and saved_ticket.body.endswith("[support_agent] over HTTP")
+    assert refunded_total == Decimal("1.00")
+    assert {(str(ticket.pk), "supportticket"), (str(order.pk), "order")} <= log
 
 
 # -- the endpoint's path ---------------------------------------------------------------------------
@@ -263,7 +317,7 @@ async def test_key_of_inactive_user_is_401(demo, live_server_url):
     user = demo["analyst"]
     _, key = await issue_key(user)
     user.is_active = False
-    await sync_to_async(user.save)(update_fields=["is_active"])
+    await orm(user.save)(update_fields=["is_active"])
     assert_unauthorized(await raw_tools_list(live_server_url, key), error="invalid_token")
 
 
@@ -271,7 +325,9 @@ async def test_key_of_inactive_user_is_401(demo, live_server_url):
 async def test_key_revoked_after_use_is_refused_on_next_call(demo, live_server_url, mode):
     """The server remembers a verified key for 30 s, but each call re-checks it in its own DB work."""
     _, key = await issue_key(demo["support_agent"])
-    ticket = await SupportTicket.objects.filter(customer__is_internal=False).exclude(status="closed").order_by("pk").afirst()
+    ticket = await orm(
+        lambda: SupportTicket.objects.filter(customer__is_internal=False).exclude(status="closed").order_by("pk").first()
+    )()
     statuses = []
 
     async def record(response):
@@ -289,7 +345,7 @@ async def test_key_revoked_after_use_is_refused_on_next_call(demo, live_server_u
         assert 401 in statuses or "revoked" in caught.value.message, (statuses, caught.value.message)
         with pytest.raises(MCPError):
             await client.call_tool("search_support_tickets", {"page_size": 1})
-    assert (await SupportTicket.objects.aget(pk=ticket.pk)).status == ticket.status  # nothing was changed
+    assert (await orm(SupportTicket.objects.get)(pk=ticket.pk)).status == ticket.status  # nothing was changed
     # and a fresh request with the revoked key gets no answer either
     response = await raw_tools_list(live_server_url, key)
     assert response.status_code == 401 or "error" in rpc_messages(response)[0]

@@ -1,0 +1,14 @@
+"""gunicorn settings for production: `gunicorn -c config/gunicorn.conf.py config.asgi:application`."""
+
+import multiprocessing
+import os
+
+bind = os.environ.get("BIND", "0.0.0.0:8000")
+worker_class = "uvicorn_worker.UvicornWorker"
+workers = int(os.environ.get("WEB_CONCURRENCY", multiprocessing.cpu_count() * 2))
+# Open SSE streams would otherwise hold a worker's shutdown forever.
+graceful_timeout = int(os.environ.get("GRACEFUL_TIMEOUT", 10))
+timeout = int(os.environ.get("WORKER_TIMEOUT", 60))
+keepalive = 5
+accesslog = "-"
+raw_env = [f"DJANGO_SETTINGS_MODULE={os.environ.get('DJANGO_SETTINGS_MODULE', 'config.production')}"]
