@@ -1,9 +1,12 @@
 """Shared fixtures: the demo data set, the demo users, and MCP clients acting as them."""
 
+import asyncio
 import contextlib
 
 import pytest
+from asgiref.sync import sync_to_async
 from django.contrib.auth import get_user_model
+from django.db import connections
 from django.core.cache import cache
 from django.core.management import call_command
 from mcp import Client
@@ -72,3 +75,14 @@ def api_keys(demo):
 @pytest.fixture
 def anyio_backend():
     return "asyncio"
+
+
+@pytest.fixture(autouse=True)
+def _close_async_orm_connections():
+    """Close the connection that async ORM calls in test bodies open on asgiref's shared thread.
+
+    MCP calls themselves run in Django's request lifecycle; test code outside it does not, and its
+    connection would otherwise keep the test database busy when pytest drops it.
+    """
+    yield
+    asyncio.run(sync_to_async(connections.close_all)())
