@@ -122,7 +122,9 @@ class SupportTicketAdmin(HideInternalCustomersMixin, McpAdminMixin, admin.ModelA
             ticket.body = f"{ticket.body}\n\n[{request.user.get_username()}] {data['note']}"
         ticket.full_clean()
         self.save_model(request, ticket, None, True)
-        self.log_change(request, ticket, [{"changed": {"fields": ["status"]}}])
+        changed = (["Status"] if ticket.status != previous else []) + (["Body"] if data.get("note") else [])
+        if changed:
+            self.log_change(request, ticket, [{"changed": {"fields": changed}}])
         return {"ticket_id": ticket.pk, "previous_status": previous, "status": ticket.status}
 
 
@@ -183,7 +185,7 @@ class RefundAdmin(McpAdminMixin, admin.ModelAdmin):
         if order.refundable_amount == 0:
             order.status = Order.Status.REFUNDED
         order.save(update_fields=["refunded_total", "status"])
-        order_admin.log_change(request, order, [{"changed": {"fields": ["refunded total", "status"]}}])
+        order_admin.log_change(request, order, [{"changed": {"fields": ["Refunded total", "Status"] if order.status == Order.Status.REFUNDED else ["Refunded total"]}}])
         return RefundOutput({
             "refund_id": refund.pk,
             "order_id": order.pk,

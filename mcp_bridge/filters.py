@@ -4,7 +4,7 @@ import datetime
 
 from django.contrib.admin.utils import get_fields_from_path
 from django.core.exceptions import FieldDoesNotExist
-from django.db import models
+from django.db import connection, models
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
@@ -77,7 +77,10 @@ class DateRangeFilter(FieldFilter):
             return value.date()
         if timezone.is_naive(value):
             value = timezone.make_aware(value, datetime.timezone.utc)
-        return value
+        try:
+            return value.astimezone(datetime.timezone.utc)
+        except OverflowError:
+            raise ToolError(f"'{argument}' is outside the supported date range (got {raw!r}).") from None
 
     def apply(self, queryset, arguments):
         after, before = f"{self.path}_after", f"{self.path}_before"
@@ -93,7 +96,11 @@ def pk_schema(model):
     if isinstance(pk, models.OneToOneField):
         return pk_schema(pk.related_model)
     if isinstance(pk, (models.AutoField, models.BigAutoField, models.SmallAutoField, models.IntegerField)):
-        return {"type": "integer", "minimum": 1}
+        _, maximum = connection.ops.integer_field_range(pk.get_internal_type())
+        schema = {"type": "integer", "minimum": 1}
+        if maximum is not None:
+            schema["maximum"] = maximum
+        return schema
     return {"type": "string"}
 
 

@@ -8,6 +8,9 @@ import re
 
 from django.core.exceptions import PermissionDenied
 from django.http import HttpResponseBase
+from django.utils import translation
+from django.utils.html import strip_tags
+from django.utils.text import capfirst
 
 from .conf import mcp_settings
 from .exceptions import ToolError
@@ -67,6 +70,13 @@ class ModelExposure:
 
     def queryset(self, request):
         return self.model_admin.get_mcp_queryset(request)
+
+
+def _field_value(obj, name):
+    field = obj._meta.get_field(name)
+    if field.many_to_many:
+        return sorted(getattr(obj, name).values_list("pk", flat=True)) if obj.pk else []
+    return field.value_from_object(obj)
 
 
 class ModelTool(McpTool):
@@ -198,8 +208,11 @@ class GetTool(ModelTool):
 
 class WriteTool(ModelTool):
     def changed_fields_message(self, names):
+        """The admin's change message: capitalised, untranslated labels of the fields that changed."""
         opts = self.exposure.opts
-        return [{"changed": {"fields": [str(opts.get_field(name).verbose_name) for name in names]}}]
+        with translation.override(None):
+            fields = [capfirst(str(opts.get_field(name).verbose_name)) for name in names]
+        return [{"changed": {"fields": fields}}] if fields else []
 
     def check_read_only(self, request, obj, arguments):
         blocked = sorted(set(arguments) & set(self.model_admin.get_readonly_fields(request, obj)))
@@ -293,8 +306,10 @@ class UpdateTool(WriteTool):
         self.check_read_only(request, obj, changes)
         serializer = e.write_serializer_class(obj, data=changes, partial=True, context=e.context(request))
         serializer.is_valid(raise_exception=True)
+        before = {name: _field_value(obj, name) for name in serializer.validated_data}
         obj = self.save(request, obj, serializer.validated_data, change=True)
-        self.model_admin.log_change(request, obj, self.changed_fields_message(changes))
+        changed = [name for name in before if _field_value(obj, name) != before[name]]
+        self.model_admin.log_change(request, obj, self.changed_fields_message(changed))
         return e.serialize(request, obj)
 
 
@@ -344,7 +359,7 @@ class DeleteTool(WriteTool):
         if protected:
             raise ToolError(
                 f"This {e.label} cannot be deleted: {len(protected)} related record(s) protect it "
-                f"({'; '.join(str(p) for p in protected[:5])}). Delete or reassign them first."
+                f"({'; '.join(strip_tags(str(p)) for p in protected[:5])}). Delete or reassign them first."
             )
         if perms_needed:
             raise PermissionDenied(

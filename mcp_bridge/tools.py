@@ -110,6 +110,11 @@ class McpTool:
             raise ToolError(
                 f"Invalid arguments for {self.name}: " + " ".join(describe_schema_error(e, self) for e in errors)
             )
+        for name, value in arguments.items():
+            if _contains_nul(value):
+                # Databases (PostgreSQL) cannot store NUL characters in text.
+                raise ToolError(f"Invalid arguments for {self.name}: '{name}' contains a NUL character; remove it.")
+        return normalize_integers(arguments, self.input_schema)
 
     # -- running -------------------------------------------------------------------------------
     def run(self, request, arguments):
@@ -118,7 +123,7 @@ class McpTool:
     def call(self, request, arguments):
         """Validate *arguments*, run the tool in one transaction, and return a ToolResult."""
         try:
-            self.validate_arguments(arguments)
+            arguments = self.validate_arguments(arguments)
             if self.read_only:
                 data = self.run(request, arguments)
             else:
@@ -221,6 +226,34 @@ class SerializerTool(McpTool):
         elif isinstance(result, serializers.BaseSerializer):
             result = result.data
         return result
+
+
+def _contains_nul(value):
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, (list, tuple)):
+        return any(_contains_nul(v) for v in value)
+    if isinstance(value, dict):
+        return any(_contains_nul(v) for v in value.values())
+    return False
+
+
+def _is_integer_schema(schema):
+    kind = (schema or {}).get("type")
+    return kind == "integer" or (isinstance(kind, list) and "integer" in kind and "number" not in kind)
+
+
+def normalize_integers(arguments, schema):
+    """Turn whole-number floats (10.0, which JSON Schema accepts as an integer) into ints."""
+    properties = schema.get("properties", {})
+    result = dict(arguments)
+    for name, value in arguments.items():
+        prop = properties.get(name, {})
+        if _is_integer_schema(prop) and isinstance(value, float):
+            result[name] = int(value)
+        elif prop.get("type") == "array" and _is_integer_schema(prop.get("items")) and isinstance(value, list):
+            result[name] = [int(v) if isinstance(v, float) else v for v in value]
+    return result
 
 
 def to_json(data):

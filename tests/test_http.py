@@ -204,9 +204,14 @@ async def test_internal_customer_is_not_found_for_non_superusers(api_keys, live_
         assert caught.value.code == RESOURCE_NOT_FOUND
         found = await client.call_tool("search_customers", {"query": internal.email})
         assert not found.is_error and found.structured_content["items"] == []
+        ref = ResourceTemplateReference(type="ref/resource", uri="customers://customer/{id}")
+        assert (await client.complete(ref, {"name": "id", "value": internal.email})).completion.values == []
+        assert str(internal.pk) not in (await client.complete(ref, {"name": "id", "value": str(internal.pk)})).completion.values
     async with http_client(live_server_url, api_keys["admin"], mode) as client:
         read = await client.read_resource(f"customers://customer/{internal.pk}")
         assert json.loads(read.contents[0].text)["email"] == internal.email
+        ref = ResourceTemplateReference(type="ref/resource", uri="customers://customer/{id}")
+        assert (await client.complete(ref, {"name": "id", "value": internal.email})).completion.values == [str(internal.pk)]
 
 
 @pytest.mark.parametrize("mode", ["auto", "legacy"])
@@ -321,8 +326,23 @@ async def test_key_of_inactive_user_is_401(demo, live_server_url):
     assert_unauthorized(await raw_tools_list(live_server_url, key), error="invalid_token")
 
 
+@orm
+def deactivate_user(user):
+    user.is_active = False
+    user.save(update_fields=["is_active"])
+
+
+async def outcome(call):
+    """('ok', result) or ('error', MCPError): kept inside the client, asserted outside its task group."""
+    try:
+        return "ok", await call
+    except MCPError as exc:
+        return "error", exc
+
+
+@pytest.mark.parametrize("how", ["revoke_key", "deactivate_user"])
 @pytest.mark.parametrize("mode", ["auto", "legacy"])
-async def test_key_revoked_after_use_is_refused_on_next_call(demo, live_server_url, mode):
+async def test_key_revoked_after_use_is_refused_on_next_call(demo, live_server_url, mode, how):
     """The server remembers a verified key for 30 s, but each call re-checks it in its own DB work."""
     _, key = await issue_key(demo["support_agent"])
     ticket = await orm(
@@ -336,19 +356,24 @@ async def test_key_revoked_after_use_is_refused_on_next_call(demo, live_server_u
     async with http_client(live_server_url, key, mode, event_hooks={"response": [record]}) as client:
         before = await client.call_tool("search_support_tickets", {"page_size": 1})
         assert not before.is_error and before.structured_content["items"]
-        await revoke_key(key)
+        if how == "revoke_key":
+            await revoke_key(key)
+        else:
+            await deactivate_user(demo["support_agent"])
         statuses.clear()
-        with pytest.raises(MCPError) as caught:
-            result = await client.call_tool("update_ticket_status", {"ticket_id": ticket.pk, "status": "closed"})
-            pytest.fail(f"a revoked key was served: {result!r}")
-        # Either the transport refused the key (401) or the call's own DB work did (JSON-RPC error).
-        assert 401 in statuses or "revoked" in caught.value.message, (statuses, caught.value.message)
-        with pytest.raises(MCPError):
-            await client.call_tool("search_support_tickets", {"page_size": 1})
+        write = await outcome(client.call_tool("update_ticket_status", {"ticket_id": ticket.pk, "status": "closed"}))
+        write_statuses = list(statuses)
+        read = await outcome(client.call_tool("search_support_tickets", {"page_size": 1}))
+
+    kind, value = write
+    assert kind == "error", f"served after {how}: {value!r}"
+    # Either the transport refused the key (401) or the call's own DB work did (a JSON-RPC error).
+    assert 401 in write_statuses or "revoked or expired, or its user is inactive" in value.message, (write_statuses, value)
+    assert read[0] == "error", f"served after {how}: {read[1]!r}"
     assert (await orm(SupportTicket.objects.get)(pk=ticket.pk)).status == ticket.status  # nothing was changed
-    # and a fresh request with the revoked key gets no answer either
+    # and a fresh request with the same key gets no answer either
     response = await raw_tools_list(live_server_url, key)
-    assert response.status_code == 401 or "error" in rpc_messages(response)[0]
+    assert response.status_code == 401 or "error" in rpc_messages(response)[0], response.text
 
 
 # -- Host and Origin -------------------------------------------------------------------------------
