@@ -19,15 +19,15 @@ class Command(BaseCommand):
         parser.add_argument("--name", required=True, help="Registry name in reverse-DNS form, e.g. io.github.acme/support.")
         parser.add_argument("--url", required=True, help="Public base URL of the deployment, e.g. https://support.acme.com.")
         parser.add_argument("--package", default="mcp-bridge", help="PyPI package that runs the stdio server.")
-        parser.add_argument("--version", default=None, help="Server version (default: mcp_bridge's version).")
+        parser.add_argument("--server-version", default=None, help="Server version (default: mcp_bridge's version).")
         parser.add_argument("--output", default=str(Path(settings.BASE_DIR) / "server.json"))
 
-    def handle(self, *args, name, url, package, version, output, **options):
+    def handle(self, *args, name, url, package, server_version, output, **options):
         if name.count("/") != 1 or "." not in name.split("/")[0]:
             raise CommandError(f"--name {name!r} must look like 'io.github.owner/server' (reverse-DNS namespace, one slash).")
         if not url.startswith(("https://", "http://localhost", "http://127.0.0.1")):
             raise CommandError("--url must be https:// (registries list only publicly reachable servers).")
-        version = version or mcp_settings.SERVER_VERSION or __version__
+        version = server_version or mcp_settings.SERVER_VERSION or __version__
         manifest = {
             "$schema": SCHEMA,
             "name": name,
