@@ -134,3 +134,14 @@ def test_config_prints_stdio_and_http_blocks():
     assert stdio["args"][-3:] == ["runmcp", "--user", "support_agent"]
     http = blocks[1]["mcpServers"]["mcp-bridge-demo"]
     assert http == {"type": "http", "url": "http://127.0.0.1:9000/mcp", "headers": {"Authorization": "Bearer KEY"}}
+
+
+def test_committed_docs_are_current():
+    from pathlib import Path
+
+    from django.conf import settings
+
+    from mcp_bridge.management.commands.mcp_docs import render
+
+    committed = (Path(settings.BASE_DIR) / "docs" / "mcp.md").read_text()
+    assert committed == render(site.registry), "Regenerate with `python manage.py mcp_docs`."
