@@ -363,7 +363,7 @@ class DeleteTool(WriteTool):
             )
         if perms_needed:
             raise PermissionDenied(
-                f"Deleting this {e.label} would also delete {', '.join(sorted(perms_needed))}, which you may not delete."
+                f"Deleting this {e.label} would also delete {', '.join(sorted(str(p) for p in perms_needed))}, which you may not delete."
             )
         object_id = obj.pk
         self.model_admin.log_deletions(request, e.model._default_manager.filter(pk=object_id))

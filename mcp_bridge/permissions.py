@@ -40,7 +40,9 @@ def prime_permissions(user):
     if not user.is_active or user.is_anonymous:
         user._perm_cache = set()
         return generation
-    key = f"mcp_bridge:permissions:{generation}:{user.pk}"
+    # The superuser flag is part of the key: a flag cleared without signals (QuerySet.update, raw
+    # SQL) must not keep the all-permissions set of the superuser era.
+    key = f"mcp_bridge:permissions:{generation}:{user.pk}:{int(user.is_superuser)}"
     perms = cache.get(key)
     if perms is None:
         perms = user.get_all_permissions()

@@ -28,9 +28,24 @@ def _nullable(schema):
     return schema
 
 
+def _related_pk_schema(field):
+    from .filters import pk_schema
+
+    model = field.parent.Meta.model
+    model_field = model._meta.get_field(field.source)
+    schema = dict(pk_schema(model_field.related_model))
+    schema.pop("minimum", None)
+    schema.pop("maximum", None)
+    return schema
+
+
 def field_schema(field, *, for_input):
     """Return the JSON Schema of one serializer field."""
-    schema = _mapper.map_field(field)
+    if isinstance(field, serializers.PrimaryKeyRelatedField) and field.queryset is None and getattr(field.parent, "Meta", None):
+        # A read-only relation has no queryset for DRF to infer from; the id has the related pk's type.
+        schema = _related_pk_schema(field)
+    else:
+        schema = _mapper.map_field(field)
     if isinstance(field, serializers.DecimalField) and for_input:
         # Models send numbers; DRF accepts either and keeps the exact decimal.
         schema = {k: v for k, v in schema.items() if k not in {"format", "multipleOf"}}

@@ -86,3 +86,9 @@ def _close_async_orm_connections():
     """
     yield
     asyncio.run(sync_to_async(connections.close_all)())
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _fresh_cache(django_db_setup):
+    """Start from an empty cache: ids in a new test database repeat those of an earlier run."""
+    cache.clear()
