@@ -62,6 +62,9 @@ def _compare_property(where, old, new, changes, *, is_input):
             changes.append((MAJOR, f"{where}: {bound} narrowed to {new[bound]}"))
     if old.get("description") != new.get("description"):
         changes.append((PATCH, f"{where}: description changed"))
+    old_items, new_items = old.get("items") or {}, new.get("items") or {}
+    if "properties" in old_items or "properties" in new_items:
+        _compare_object(f"{where}[]", old_items, new_items, changes, is_input=is_input)
 
 
 def _compare_object(where, old, new, changes, *, is_input):

@@ -145,3 +145,11 @@ def test_committed_docs_are_current():
 
     committed = (Path(settings.BASE_DIR) / "docs" / "mcp.md").read_text()
     assert committed == render(site.registry), "Regenerate with `python manage.py mcp_docs`."
+
+
+def test_changes_inside_list_items_are_found(surface):
+    new = copy.deepcopy(surface)
+    new["tools"]["search_customers"]["output_schema"]["properties"]["items"]["items"]["properties"].pop("email")
+    changes = diff(surface, new)
+    assert release_level(changes) == MAJOR
+    assert any("search_customers output.items[]: result field 'email' removed" in message for _, message in changes)
