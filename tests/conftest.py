@@ -18,11 +18,13 @@ ROLES = ("admin", "support_agent", "analyst")
 
 
 @pytest.fixture
-def demo(transactional_db, django_db_blocker):
+def demo(transactional_db, django_db_serialized_rollback, django_db_blocker):
     """Seed the demo domain (small), its groups and users; return the users by name.
 
     Transactional: MCP calls run their ORM work on their own thread and connection, as in
-    production, so the data must be committed for them to see it.
+    production, so the data must be committed for them to see it. Serialized rollback restores
+    content types and permissions with their original ids, which a long-lived server process
+    (live_server_url) has cached.
     """
     cache.clear()  # permission sets cached by an earlier test's users
     call_command("seed_demo", customers=40, orders_per_customer=3, stdout=_Null())
