@@ -156,6 +156,7 @@ MCP_BRIDGE = {
     ),
     "STATELESS_HTTP": env_bool("MCP_STATELESS_HTTP", False),
     "JSON_RESPONSE": env_bool("MCP_JSON_RESPONSE", False),
+    "TOOL_RATES": {"issue_refund": "30/min", "delete_customer": "10/min"},
 }
 
 LOGGING = {

@@ -27,6 +27,10 @@ DEFAULTS = {
     # Seconds a user's permission set stays cached (changes made in this process invalidate at once;
     # use a shared cache such as Redis so changes made elsewhere do too).
     "PERMISSION_CACHE_TIMEOUT": 300,
+    # Rate limits: all tool calls of one credential, and per tool ({"issue_refund": "30/min"}).
+    # None disables a limit.
+    "CALL_RATE": "1200/min",
+    "TOOL_RATES": {},
     # An API key's last-used time is written at most this often, in seconds.
     "API_KEY_LAST_USED_INTERVAL": 60,
 }

@@ -24,7 +24,8 @@ from .exceptions import AuthenticationFailed, ToolError
 from .permissions import prime_permissions
 from .requests import McpRequest
 from .sites import site as default_site
-from .tools import to_json
+from .throttling import RateLimited, check_rate_limits
+from .tools import ToolResult, to_json
 
 logger = logging.getLogger(__name__)
 call_logger = logging.getLogger("mcp_bridge.calls")
@@ -153,6 +154,10 @@ class McpBridgeServer:
             tool = self.site.get_tool(request, name, generation)
             if tool is None:
                 return None, request
+            try:
+                check_rate_limits(request.mcp_principal, name)
+            except RateLimited as exc:
+                return ToolResult(exc.message, is_error=True), request
             request.mcp_call = call_context
             return tool.call(request, arguments), request
 

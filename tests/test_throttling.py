@@ -1,0 +1,67 @@
+"""Rate limits per credential and per tool."""
+
+import pytest
+from django.core.cache import cache
+from django.core.exceptions import ImproperlyConfigured
+
+from customers.models import Order, Refund
+from mcp_bridge.authentication import Principal, local_principal
+from mcp_bridge.throttling import RateLimited, check_rate_limits, parse_rate
+
+from .conftest import mcp_client
+
+
+@pytest.fixture
+def limits(settings):
+    def apply(call_rate=None, tool_rates=None):
+        settings.MCP_BRIDGE = {**settings.MCP_BRIDGE, "CALL_RATE": call_rate, "TOOL_RATES": tool_rates or {}}
+        cache.clear()
+
+    return apply
+
+
+def test_parse_rate():
+    assert parse_rate("600/min") == (600, 60)
+    assert parse_rate("5/s") == (5, 1)
+    assert parse_rate(None) is None
+    with pytest.raises(ImproperlyConfigured, match="'<count>/<s|min|hour|day>'"):
+        parse_rate("lots")
+
+
+def test_call_rate_counts_per_credential_and_window(limits):
+    limits(call_rate="2/min")
+    alice, bob = Principal(kind="api_key", user_id=1, credential_id=10), Principal(kind="api_key", user_id=1, credential_id=11)
+    now = 1_000_040.0  # 20 s into a minute window (1_000_020 is a multiple of 60)
+    check_rate_limits(alice, "get_customer", now)
+    check_rate_limits(alice, "search_customers", now)
+    with pytest.raises(RateLimited) as refused:
+        check_rate_limits(alice, "get_customer", now)
+    assert refused.value.retry_after == 41
+    check_rate_limits(bob, "get_customer", now)  # another key of the same user has its own budget
+    check_rate_limits(alice, "get_customer", now + 60)  # the next window starts afresh
+
+
+def test_tool_rate_is_separate_from_the_call_rate(limits):
+    limits(call_rate="100/min", tool_rates={"issue_refund": "1/hour"})
+    principal = Principal(kind="local", user_id=7)
+    check_rate_limits(principal, "issue_refund", 10.0)
+    check_rate_limits(principal, "get_customer", 10.0)
+    with pytest.raises(RateLimited, match="at most 1 calls per hour"):
+        check_rate_limits(principal, "issue_refund", 11.0)
+
+
+@pytest.mark.anyio
+async def test_limited_call_is_an_error_result_and_writes_nothing(demo, limits):
+    from asgiref.sync import sync_to_async
+
+    limits(call_rate="100/min", tool_rates={"issue_refund": "1/min"})
+    order = await Order.objects.filter(status="paid", customer__is_internal=False).afirst()
+    async with mcp_client(demo["support_agent"]) as client:
+        first = await client.call_tool("issue_refund", {"order_id": order.pk, "amount": 1, "reason": "goodwill"})
+        assert not first.is_error
+        second = await client.call_tool("issue_refund", {"order_id": order.pk, "amount": 1, "reason": "goodwill"})
+        assert second.is_error and "Rate limit reached for issue_refund" in second.content[0].text
+        other = await client.call_tool("get_order", {"id": order.pk})
+        assert not other.is_error
+    assert await sync_to_async(Refund.objects.filter(order=order).count)() == 1
+    assert local_principal(demo["support_agent"]).session_identity == f"local:{demo['support_agent'].pk}"
