@@ -1,0 +1,377 @@
+"""The fixtures the official MCP conformance suite (@modelcontextprotocol/conformance) calls.
+
+Registered through mcp_bridge's public API only, as any project would: `mcp_bridge.site.tool`,
+`.prompt`, `.resource`, `.resource_template`, `mcp_bridge.content` and `context=True`. The names,
+arguments and payloads follow the suite's "everything" server, whose scenarios each check one
+fixture (tests/test_conformance.py runs them). Autodiscovered because this module is called `mcp`.
+"""
+
+import io
+import json
+import struct
+import time
+import wave
+import zlib
+
+import mcp_bridge
+from mcp_bridge import ToolError
+from mcp_bridge.content import Audio, EmbeddedResource, Image, Text
+
+site = mcp_bridge.site
+STEP_SECONDS = 0.05  # the reference server spaces its notifications about 50 ms apart
+
+
+def _png(width=1, height=1, rgb=(255, 0, 0)):
+    """A valid PNG image, built here so the bytes are inspectable rather than an opaque constant."""
+
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+    row = b"\x00" + bytes(rgb) * width
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
+        + chunk(b"IDAT", zlib.compress(row * height))
+        + chunk(b"IEND", b"")
+    )
+
+
+def _wav(frames=800, rate=8000):
+    """A valid WAV file: 0.1 s of 8 kHz 16-bit mono silence."""
+    buffer = io.BytesIO()
+    with wave.open(buffer, "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(rate)
+        out.writeframes(b"\x00\x00" * frames)
+    return buffer.getvalue()
+
+
+PNG = _png()
+WAV = _wav()
+
+
+# -- tools -----------------------------------------------------------------------------------------
+
+
+@site.tool(description="Tests a simple text content response: returns one text block.", read_only=True)
+def test_simple_text(request, data):
+    return "This is a simple text response for testing."
+
+
+@site.tool(description="Tests image content response (a 1x1 PNG).", read_only=True)
+def test_image_content(request, data):
+    return Image(PNG, "image/png")
+
+
+@site.tool(description="Tests audio content response (a short WAV).", read_only=True)
+def test_audio_content(request, data):
+    return Audio(WAV, "audio/wav")
+
+
+@site.tool(description="Tests embedded resource content response.", read_only=True)
+def test_embedded_resource(request, data):
+    return EmbeddedResource(uri="test://embedded-resource", mime_type="text/plain", text="This is an embedded resource content.")
+
+
+@site.tool(description="Tests response with text, image and embedded resource content.", read_only=True)
+def test_multiple_content_types(request, data):
+    return [
+        Text("Multiple content types test:"),
+        Image(PNG, "image/png"),
+        EmbeddedResource(uri="test://mixed-content-resource", mime_type="application/json",
+                         text=json.dumps({"test": "data", "value": 123})),
+    ]
+
+
+@site.tool(description="Tests tool that sends log messages during execution.", read_only=True, context=True)
+def test_tool_with_logging(request, data, context):
+    for message in ("Tool execution started", "Tool processing data", "Tool execution completed"):
+        context.log("info", message)
+        time.sleep(STEP_SECONDS)
+    return "Tool with logging executed successfully"
+
+
+@site.tool(description="Tests error response handling: always fails with an isError result.", read_only=True)
+def test_error_handling(request, data):
+    raise ToolError("This tool intentionally returns an error for testing")
+
+
+@site.tool(description="Tests tool that reports progress notifications (0, 50, 100 of 100).", read_only=True, context=True)
+def test_tool_with_progress(request, data, context):
+    for progress in (0, 50, 100):
+        context.progress(progress, 100, f"Completed step {progress // 50 + 1} of 3")
+        time.sleep(STEP_SECONDS)
+    return "Tool with progress completed"
+
+
+@site.tool(
+    description="Tests server-initiated sampling: asks the client's LLM to complete the prompt.",
+    input_schema={
+        "type": "object",
+        "properties": {"prompt": {"type": "string", "description": "The prompt to send to the LLM"}},
+        "required": ["prompt"],
+        "additionalProperties": False,
+    },
+    read_only=True,
+    context=True,
+)
+def test_sampling(request, data, context):
+    result = context.sample(data["prompt"], max_tokens=100)
+    text = getattr(result.content, "text", None) or str(result.content)
+    return f"LLM response: {text}"
+
+
+@site.tool(
+    description="Tests server-initiated elicitation: asks the user for a username and an email address.",
+    input_schema={
+        "type": "object",
+        "properties": {"message": {"type": "string", "description": "The message to show the user"}},
+        "required": ["message"],
+        "additionalProperties": False,
+    },
+    read_only=True,
+    context=True,
+)
+def test_elicitation(request, data, context):
+    result = context.elicit(data["message"], {
+        "type": "object",
+        "properties": {
+            "username": {"type": "string", "description": "User's response"},
+            "email": {"type": "string", "description": "User's email address"},
+        },
+        "required": ["username", "email"],
+    })
+    return f"User response: action={result.action}, content={json.dumps(result.content)}"
+
+
+@site.tool(description="Tests elicitation with default values for every primitive type (SEP-1034).", read_only=True, context=True)
+def test_elicitation_sep1034_defaults(request, data, context):
+    result = context.elicit("Please review and update the form fields with defaults", {
+        "type": "object",
+        "properties": {
+            "name": {"type": "string", "description": "User name", "default": "John Doe"},
+            "age": {"type": "integer", "description": "User age", "default": 30},
+            "score": {"type": "number", "description": "User score", "default": 95.5},
+            "status": {"type": "string", "description": "User status", "enum": ["active", "inactive", "pending"], "default": "active"},
+            "verified": {"type": "boolean", "description": "Verification status", "default": True},
+        },
+        "required": [],
+    })
+    return f"Elicitation completed: action={result.action}, content={json.dumps(result.content)}"
+
+
+@site.tool(description="Tests elicitation with the five enum schema variants (SEP-1330).", read_only=True, context=True)
+def test_elicitation_sep1330_enums(request, data, context):
+    result = context.elicit("Please select options from the enum fields", {
+        "type": "object",
+        "properties": {
+            "untitledSingle": {"type": "string", "description": "Select one option", "enum": ["option1", "option2", "option3"]},
+            "titledSingle": {
+                "type": "string",
+                "description": "Select one option with titles",
+                "oneOf": [
+                    {"const": "value1", "title": "First Option"},
+                    {"const": "value2", "title": "Second Option"},
+                    {"const": "value3", "title": "Third Option"},
+                ],
+            },
+            "legacyEnum": {
+                "type": "string",
+                "description": "Select one option (legacy)",
+                "enum": ["opt1", "opt2", "opt3"],
+                "enumNames": ["Option One", "Option Two", "Option Three"],
+            },
+            "untitledMulti": {
+                "type": "array",
+                "description": "Select multiple options",
+                "minItems": 1,
+                "maxItems": 3,
+                "items": {"type": "string", "enum": ["option1", "option2", "option3"]},
+            },
+            "titledMulti": {
+                "type": "array",
+                "description": "Select multiple options with titles",
+                "minItems": 1,
+                "maxItems": 3,
+                "items": {
+                    "anyOf": [
+                        {"const": "value1", "title": "First Choice"},
+                        {"const": "value2", "title": "Second Choice"},
+                        {"const": "value3", "title": "Third Choice"},
+                    ]
+                },
+            },
+        },
+        "required": [],
+    })
+    return f"Elicitation completed: action={result.action}, content={json.dumps(result.content)}"
+
+
+@site.tool(
+    description="Tool with JSON Schema 2020-12 features ($schema, $defs with $anchor, allOf/anyOf, if/then/else).",
+    input_schema={
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "type": "object",
+        "$defs": {
+            "address": {
+                "$anchor": "addressDef",
+                "type": "object",
+                "properties": {"street": {"type": "string"}, "city": {"type": "string"}},
+            }
+        },
+        "properties": {
+            "name": {"type": "string"},
+            "address": {"$ref": "#/$defs/address"},
+            "contactMethod": {"type": "string", "enum": ["phone", "email"]},
+            "phone": {"type": "string"},
+            "email": {"type": "string"},
+        },
+        "allOf": [{"anyOf": [{"required": ["phone"]}, {"required": ["email"]}]}],
+        "if": {"properties": {"contactMethod": {"const": "phone"}}, "required": ["contactMethod"]},
+        "then": {"required": ["phone"]},
+        "else": {"required": ["email"]},
+        "additionalProperties": False,
+    },
+    read_only=True,
+)
+def json_schema_2020_12_tool(request, data):
+    return {"received": data}
+
+
+# -- fixtures of the pre-release suite's 2026-07-28 scenarios ----------------------------------------
+# Written as a project would write them with CallContext; on 2026-07-28 (no server-to-client
+# requests) mcp_bridge cannot turn elicit/sample into an InputRequiredResult, which is what the
+# baseline conformance-baseline-2026-07-28.yml records.
+
+
+@site.tool(description="Diagnostic tool that logs one message; clients that set no log level get no log.", read_only=True,
+           context=True)
+def test_logging_tool(request, data, context):
+    context.log("info", "Diagnostic trace logging activated")
+    return "Logging evaluated"
+
+
+@site.tool(description="Diagnostic tool that needs the client's elicitation capability to finish.", read_only=True,
+           context=True)
+def test_streaming_elicitation(request, data, context):
+    result = context.elicit("Please confirm", {"type": "object", "properties": {"ok": {"type": "boolean"}}})
+    return f"Streaming complete: action={result.action}"
+
+
+@site.tool(description="Diagnostic tool that needs the client's sampling capability to finish.", read_only=True,
+           context=True)
+def test_missing_capability(request, data, context):
+    result = context.sample("Say hello", max_tokens=20)
+    return f"Success: {getattr(result.content, 'text', '')}"
+
+
+@site.tool(description="Asks the user for their name by elicitation, then greets them.", read_only=True, context=True)
+def test_input_required_result_elicitation(request, data, context):
+    result = context.elicit("What is your name?", {
+        "type": "object", "properties": {"name": {"type": "string"}}, "required": ["name"],
+    })
+    return f"Hello, {(result.content or {}).get('name', 'stranger')}!"
+
+
+@site.tool(description="Asks the client's model a question by sampling, then returns its answer.", read_only=True,
+           context=True)
+def test_input_required_result_sampling(request, data, context):
+    result = context.sample("What is the capital of France?", max_tokens=100)
+    return f"Sampling result: {getattr(result.content, 'text', 'no response')}"
+
+
+@site.tool(description="Asks two questions in a row by elicitation (name, then favorite color).", read_only=True,
+           context=True)
+def test_input_required_result_multi_round(request, data, context):
+    name = context.elicit("Step 1: What is your name?", {
+        "type": "object", "properties": {"name": {"type": "string"}}, "required": ["name"],
+    })
+    color = context.elicit("Step 2: What is your favorite color?", {
+        "type": "object", "properties": {"color": {"type": "string"}}, "required": ["color"],
+    })
+    return f"{(name.content or {}).get('name')} likes {(color.content or {}).get('color')}"
+
+
+@site.tool(
+    description="Echoes a region that the client must also send as the Mcp-Param-Region HTTP header (SEP-2243).",
+    input_schema={
+        "type": "object",
+        "properties": {"region": {"type": "string", "description": "A region name", "x-mcp-header": "Region"}},
+        "required": ["region"],
+        "additionalProperties": False,
+    },
+    read_only=True,
+)
+def test_custom_header(request, data):
+    return f"Region: {data['region']}"
+
+
+# -- resources ---------------------------------------------------------------------------------------
+
+
+@site.resource("test://static-text", name="static-text", description="A static text resource for testing.")
+def static_text(request):
+    return "This is the content of the static text resource."
+
+
+@site.resource("test://static-binary", name="static-binary", description="A static binary resource (a PNG image).",
+               mime_type="image/png")
+def static_binary(request):
+    return PNG
+
+
+@site.resource("test://watched-resource", name="watched-resource", description="A resource that can be subscribed to.")
+def watched_resource(request):
+    return "Watched resource content"
+
+
+@site.resource("test://example-resource", name="example-resource", description="An example resource, embedded by a prompt.")
+def example_resource(request):
+    return "This is an example resource for prompts."
+
+
+@site.resource_template("test://template/{id}/data", name="template-data",
+                        description="A resource template whose {id} is substituted into the data.",
+                        mime_type="application/json")
+def template_data(request, id):
+    return {"id": id, "templateTest": True, "data": f"Data for ID: {id}"}
+
+
+# -- prompts -----------------------------------------------------------------------------------------
+
+
+@site.prompt(description="A simple prompt without arguments.")
+def test_simple_prompt(request):
+    return "This is a simple prompt for testing."
+
+
+def _complete_prompt_argument(request, argument, value):
+    suggestions = {"arg1": ["paris", "park", "party", "test", "testing"], "arg2": ["alpha", "beta", "gamma"]}
+    return [s for s in suggestions.get(argument, []) if s.startswith(value)]
+
+
+@site.prompt(
+    description="A prompt with two required arguments, with completion of their values.",
+    arguments=[("arg1", "First test argument", True), ("arg2", "Second test argument", True)],
+    complete=_complete_prompt_argument,
+)
+def test_prompt_with_arguments(request, arg1, arg2):
+    return f"Prompt with arguments: arg1='{arg1}', arg2='{arg2}'"
+
+
+@site.prompt(
+    description="A prompt that embeds the resource it is given.",
+    arguments=[("resourceUri", "URI of the resource to embed", True)],
+)
+def test_prompt_with_embedded_resource(request, resourceUri):  # noqa: N803 - the suite's argument name
+    return [
+        ("user", EmbeddedResource(uri=resourceUri, mime_type="text/plain", text="Embedded resource content for testing.")),
+        ("user", "Please process the embedded resource above."),
+    ]
+
+
+@site.prompt(description="A prompt that includes image content.")
+def test_prompt_with_image(request):
+    return [("user", Image(PNG, "image/png")), ("user", "Please analyze the image above.")]
+
