@@ -4,7 +4,8 @@ import datetime
 
 from django.contrib.admin.utils import get_fields_from_path
 from django.core.exceptions import FieldDoesNotExist
-from django.db import connection, models
+from django.db import models
+from django.db.backends.base.operations import BaseDatabaseOperations
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
@@ -96,7 +97,8 @@ def pk_schema(model):
     if isinstance(pk, models.OneToOneField):
         return pk_schema(pk.related_model)
     if isinstance(pk, (models.AutoField, models.BigAutoField, models.SmallAutoField, models.IntegerField)):
-        _, maximum = connection.ops.integer_field_range(pk.get_internal_type())
+        # Django's portable ranges (not the connected backend's), so schemas are the same everywhere.
+        _, maximum = BaseDatabaseOperations.integer_field_ranges.get(pk.get_internal_type(), (None, None))
         schema = {"type": "integer", "minimum": 1}
         if maximum is not None:
             schema["maximum"] = maximum

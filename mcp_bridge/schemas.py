@@ -62,9 +62,11 @@ def field_schema(field, *, for_input):
     if isinstance(field, serializers.DecimalField):
         schema.pop("pattern", None)
         if not for_input:
-            # Output decimals are exact strings; numeric bounds do not apply to strings.
-            for key in ("minimum", "maximum", "multipleOf"):
+            # Output decimals are exact strings; numeric bounds do not apply to strings, and
+            # "decimal" is not a JSON Schema format clients know.
+            for key in ("minimum", "maximum", "multipleOf", "format"):
                 schema.pop(key, None)
+            schema["pattern"] = r"^-?\d+(\.\d+)?$"
     for key in ("minimum", "maximum", "multipleOf"):
         if isinstance(schema.get(key), Decimal):
             schema[key] = float(schema[key])

@@ -34,7 +34,15 @@ call_logger = logging.getLogger("mcp_bridge.calls")
 current_principal = contextvars.ContextVar("mcp_bridge_principal", default=None)
 
 PRINCIPAL_SCOPE_KEY = "mcp_bridge.principal"
-RESOURCE_NOT_FOUND = -32002
+RESOURCE_NOT_FOUND = -32002  # handshake-era revisions; 2026-07-28 (SEP-2164) uses INVALID_PARAMS
+
+
+def resource_not_found_code(protocol_version):
+    return types.INVALID_PARAMS if (protocol_version or "") >= "2026-07-28" else RESOURCE_NOT_FOUND
+
+
+def resource_not_found(ctx, uri):
+    return MCPError(code=resource_not_found_code(ctx.protocol_version), message=f"Resource not found: {uri}", data={"uri": uri})
 
 
 def principal_for(ctx):
@@ -219,7 +227,7 @@ class McpBridgeServer:
     async def read_resource(self, ctx, params):
         uri = str(params.uri)
         template, values = self._template_for(uri)
-        not_found = MCPError(code=RESOURCE_NOT_FOUND, message=f"Resource not found: {uri}", data={"uri": uri})
+        not_found = resource_not_found(ctx, uri)
         if template is None:
             raise not_found
 
@@ -242,7 +250,7 @@ class McpBridgeServer:
         template, _ = self._template_for(uri)
         allowed = template is not None and await self.in_django(ctx, lambda request, generation: template.has_permission(request))
         if not allowed:
-            raise MCPError(code=RESOURCE_NOT_FOUND, message=f"Resource not found: {uri}", data={"uri": uri})
+            raise resource_not_found(ctx, uri)
 
     async def subscribe(self, ctx, params):
         await self._check_readable(ctx, str(params.uri))
@@ -262,6 +270,8 @@ class McpBridgeServer:
 
     async def set_log_level(self, ctx, params):
         principal_for(ctx)
+        if len(self._log_levels) >= 10_000:  # sessions end without telling us; keep the map bounded
+            self._log_levels.clear()
         self._log_levels[self._connection_key(ctx)] = params.level
         return types.EmptyResult()
 

@@ -30,7 +30,7 @@ MODERN = "2026-07-28"
 HANDSHAKE = "2025-11-25"
 ERA_OF_MODE = {"auto": MODERN, "legacy": HANDSHAKE}
 ACCEPT = "application/json, text/event-stream"
-RESOURCE_NOT_FOUND = -32002
+from mcp_bridge.server import resource_not_found_code  # noqa: E402
 
 SUPPORT_AGENT_TOOLS = {
     "search_customers", "get_customer", "search_orders", "get_order",
@@ -201,7 +201,7 @@ async def test_internal_customer_is_not_found_for_non_superusers(api_keys, live_
     async with http_client(live_server_url, api_keys["support_agent"], mode) as client:
         with pytest.raises(MCPError) as caught:
             await client.read_resource(f"customers://customer/{internal.pk}")
-        assert caught.value.code == RESOURCE_NOT_FOUND
+        assert caught.value.code == resource_not_found_code(client.protocol_version)
         found = await client.call_tool("search_customers", {"query": internal.email})
         assert not found.is_error and found.structured_content["items"] == []
         ref = ResourceTemplateReference(type="ref/resource", uri="customers://customer/{id}")

@@ -19,7 +19,7 @@ from mcp.shared.exceptions import MCPError
 from mcp.types import INVALID_PARAMS, INVALID_REQUEST, ResourceTemplateReference
 
 from customers.models import Customer, Order, Refund, SupportTicket
-from mcp_bridge.server import RESOURCE_NOT_FOUND
+from mcp_bridge.server import RESOURCE_NOT_FOUND, resource_not_found_code
 from mcp_bridge.sites import site
 
 from .conftest import ROLES, mcp_client
@@ -142,7 +142,7 @@ async def expect_unknown_tool(client, name, arguments):
 async def expect_resource_not_found(client, uri):
     with pytest.raises(MCPError) as caught:
         await client.read_resource(uri, cache_mode="bypass")
-    assert caught.value.code == RESOURCE_NOT_FOUND, caught.value
+    assert caught.value.code == resource_not_found_code(client.protocol_version), caught.value
     assert caught.value.message == f"Resource not found: {uri}"
     return caught.value
 
