@@ -1,8 +1,14 @@
 """What a running tool may do on its MCP connection: progress, log messages, elicitation, sampling.
 
 Tools are synchronous Django code running in a worker thread; these methods hop back to the event
-loop for the one message and return. Elicitation and sampling need a back-channel (stdio, or a
-stateful 2025-era HTTP session); elsewhere they raise ToolError with the reason.
+loop for the one message and return.
+
+Asking the client something works in both protocol eras:
+- 2025-era connections with a back-channel (stdio, stateful HTTP) get a server-to-client request;
+- 2026-07-28 connections have no back-channel: the call ends with an InputRequiredResult, the
+  client answers and retries, and the tool runs again from the start (its transaction was rolled
+  back), this time finding the answer in `input_responses`. Tools must therefore ask before they
+  write, which the transaction guarantees anyway.
 """
 
 import warnings
@@ -16,10 +22,73 @@ from .exceptions import ToolError
 LOG_LEVELS = ["debug", "info", "notice", "warning", "error", "critical", "alert", "emergency"]
 
 
+class InputRequired(Exception):
+    """Ends a 2026-07-28 call with an InputRequiredResult asking the client for *requests*."""
+
+    def __init__(self, requests, state=None):
+        super().__init__("input required")
+        self.requests = requests
+        self.state = state
+
+
+class MissingClientCapability(Exception):
+    """The client did not declare a capability the tool needs (JSON-RPC -32021 on 2026-07-28)."""
+
+    def __init__(self, capability):
+        super().__init__(f"This tool needs the client capability {capability!r}, which the client did not declare.")
+        self.capability = capability
+
+
+def elicit_request(message, requested_schema):
+    """An elicitation to put in CallContext.ask()."""
+    return types.ElicitRequest(params=types.ElicitRequestFormParams(message=message, requested_schema=requested_schema))
+
+
+def sampling_request(prompt, max_tokens=100):
+    """A sampling request to put in CallContext.ask()."""
+    messages = [types.SamplingMessage(role="user", content=types.TextContent(type="text", text=prompt))]
+    return types.CreateMessageRequest(params=types.CreateMessageRequestParams(messages=messages, max_tokens=max_tokens))
+
+
+def roots_request():
+    """A roots/list request to put in CallContext.ask()."""
+    return types.ListRootsRequest()
+
+
 class CallContext:
-    def __init__(self, ctx, *, min_log_level="debug"):
+    def __init__(self, ctx, *, min_log_level="debug", input_responses=None, request_state=None):
         self._ctx = ctx
         self._min_log_level = min_log_level
+        self.modern = (ctx.protocol_version or "") >= "2026-07-28"
+        #: Answers the client sent with this retry, by the keys the tool asked with.
+        self.input_responses = dict(input_responses or {})
+        #: Plaintext state the tool returned with its last InputRequired (sealed on the wire).
+        self.request_state = request_state
+        self._asked = 0
+
+    def client_supports(self, capability):
+        """True if the client declared *capability* ('elicitation', 'sampling', 'roots')."""
+        capabilities = self._ctx.session.client_capabilities
+        return capabilities is not None and getattr(capabilities, capability, None) is not None
+
+    def ask(self, requests, state=None):
+        """Return the client's answers to *requests* ({key: ElicitRequest | CreateMessageRequest | ...}).
+
+        On a 2026-07-28 connection, answers not yet given end the call with an InputRequiredResult
+        carrying the missing requests (and *state*); the client retries with the answers.
+        """
+        missing = {key: request for key, request in requests.items() if key not in self.input_responses}
+        if missing:
+            raise InputRequired(missing, state)
+        return {key: self.input_responses[key] for key in requests}
+
+    def _key(self, kind):
+        self._asked += 1
+        return f"{kind}-{self._asked}"
+
+    def _require(self, capability):
+        if not self.client_supports(capability):
+            raise MissingClientCapability(capability)
 
     @property
     def protocol_version(self):
@@ -37,17 +106,39 @@ class CallContext:
             warnings.simplefilter("ignore")
             async_to_sync(self._ctx.session.send_log_message)(level, message, logger, related_request_id=self._ctx.request_id)
 
-    def elicit(self, message, requested_schema):
-        """Ask the user for input; return the client's ElicitResult (action and content)."""
+    def elicit(self, message, requested_schema, *, key=None, state=None):
+        """Ask the user for input; return the client's ElicitResult (action and content).
+
+        On 2026-07-28, *key* names the request in inputRequests and *state* is handed back as
+        `request_state` on the retry (sealed against tampering on the wire).
+        """
+        if self.modern:
+            self._require("elicitation")
+            key = key or self._key("elicit")
+            return self.ask({key: elicit_request(message, requested_schema)}, state)[key]
         return self._request(self._ctx.session.elicit_form, message, requested_schema, related_request_id=self._ctx.request_id)
 
-    def sample(self, prompt, max_tokens=100):
+    def sample(self, prompt, max_tokens=100, *, key=None, state=None):
         """Ask the client's model to complete *prompt*; return its CreateMessageResult."""
         messages = [types.SamplingMessage(role="user", content=types.TextContent(type="text", text=prompt))]
+        if self.modern:
+            self._require("sampling")
+            key = key or self._key("sample")
+            return self.ask({key: sampling_request(prompt, max_tokens)}, state)[key]
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             return self._request(self._ctx.session.create_message, messages, max_tokens=max_tokens,
                                  related_request_id=self._ctx.request_id)
+
+    def list_roots(self, *, key=None, state=None):
+        """Return the client's roots (ListRootsResult)."""
+        if self.modern:
+            self._require("roots")
+            key = key or self._key("roots")
+            return self.ask({key: types.ListRootsRequest()}, state)[key]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return self._request(self._ctx.session.list_roots)
 
     def _request(self, method, *args, **kwargs):
         try:

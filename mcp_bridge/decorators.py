@@ -29,7 +29,8 @@ def tool(function=None, *, name=None, description=None, input_serializer=None, o
     return decorator if function is None else decorator(function)
 
 
-def prompt(function=None, *, name=None, description=None, title=None, arguments=(), requires_tools=(), complete=None):
+def prompt(function=None, *, name=None, description=None, title=None, arguments=(), requires_tools=(), complete=None,
+           context=False):
     """Mark a ModelAdmin method `(self, request, **arguments)` as an MCP prompt.
 
     `arguments` is a sequence of (name, description, required) tuples. The prompt is listed only
@@ -45,6 +46,7 @@ def prompt(function=None, *, name=None, description=None, title=None, arguments=
             "arguments": tuple(arguments),
             "requires_tools": tuple(requires_tools),
             "complete": complete,
+            "context": context,
         }
         return func
 

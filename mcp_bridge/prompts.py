@@ -8,7 +8,7 @@ PROMPT_NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 
 
 class McpPrompt:
-    def __init__(self, func, *, name, description, title=None, arguments=(), requires_tools=(), complete=None):
+    def __init__(self, func, *, name, description, title=None, arguments=(), requires_tools=(), complete=None, context=False):
         if not PROMPT_NAME_RE.match(name):
             raise ValueError(f"Prompt name {name!r} must be snake_case.")
         if not description:
@@ -23,6 +23,7 @@ class McpPrompt:
         ]
         self.requires_tools = tuple(requires_tools)
         self.completer = complete
+        self.context = context
 
     def __repr__(self):
         return f"<McpPrompt {self.name!r}>"
@@ -44,7 +45,7 @@ class McpPrompt:
         missing = [a["name"] for a in self.arguments if a["required"] and not arguments.get(a["name"])]
         if missing:
             raise ToolError(f"Prompt {self.name} needs argument(s): {', '.join(missing)}.")
-        result = self.func(request, **arguments)
+        result = self.func(request, request.mcp_call, **arguments) if self.context else self.func(request, **arguments)
         if isinstance(result, str):
             return [("user", result)]
         return [(role, content) for role, content in result]

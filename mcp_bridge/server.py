@@ -6,20 +6,23 @@ request_finished signals, so database connections are opened, pooled and closed 
 """
 
 import contextvars
+import hashlib
 import json
 import logging
 import time
 
 from asgiref.sync import ThreadSensitiveContext, sync_to_async
+from django.conf import settings
 from django.core import signals
 from mcp import types
 from mcp.server import Server
+from mcp.server.request_state import RequestStateBoundary, RequestStateSecurity
 from mcp.shared.exceptions import MCPError
 
 from . import __version__
 from .conf import mcp_settings
 from .content import blocks, is_content, resource_contents
-from .context import CallContext
+from .context import CallContext, InputRequired, MissingClientCapability
 from .exceptions import AuthenticationFailed, ToolError
 from .permissions import prime_permissions
 from .requests import McpRequest
@@ -68,6 +71,18 @@ def _http_meta(ctx):
     }
 
 
+def request_state_keys():
+    """Keys for sealing request state, derived from SECRET_KEY (and its fallbacks, for rotation)."""
+    secrets = [settings.SECRET_KEY, *getattr(settings, "SECRET_KEY_FALLBACKS", [])]
+    return [hashlib.sha256(f"mcp_bridge.request_state:{secret}".encode()).digest() for secret in secrets]
+
+
+def _state_principal(ctx):
+    request = ctx.request
+    principal = request.scope.get(PRINCIPAL_SCOPE_KEY) if request is not None else current_principal.get()
+    return principal.session_identity if principal is not None else None
+
+
 class McpBridgeServer:
     """Builds the SDK Server for an McpSite and runs each request's Django work."""
 
@@ -90,6 +105,11 @@ class McpBridgeServer:
             on_subscribe_resource=self.subscribe,
             on_unsubscribe_resource=self.unsubscribe,
         )
+        # 2026-07-28 multi-round-trip state comes back from the client: seal it, bound to the caller.
+        self.server.middleware.append(RequestStateBoundary(
+            RequestStateSecurity(keys=request_state_keys(), bind_principal=_state_principal),
+            default_audience=mcp_settings.SERVER_NAME,
+        ))
         # Logging is deprecated in 2026-07-28 but handshake-era clients still set a level.
         self.server.add_request_handler("logging/setLevel", types.SetLevelRequestParams, self.set_log_level)
         self._mcp_tools = {}
@@ -156,7 +176,12 @@ class McpBridgeServer:
         arguments = params.arguments if params.arguments is not None else {}
         started = time.perf_counter()
 
-        call_context = CallContext(ctx, min_log_level=self._log_levels.get(self._connection_key(ctx), "debug"))
+        call_context = CallContext(
+            ctx,
+            min_log_level=self._log_levels.get(self._connection_key(ctx), "debug"),
+            input_responses=params.input_responses,
+            request_state=params.request_state,
+        )
 
         def work(request, generation):
             tool = self.site.get_tool(request, name, generation)
@@ -169,7 +194,16 @@ class McpBridgeServer:
             request.mcp_call = call_context
             return tool.call(request, arguments), request
 
-        result, request = await self.in_django(ctx, work, tool_name=name)
+        try:
+            result, request = await self.in_django(ctx, work, tool_name=name)
+        except InputRequired as needed:
+            return types.InputRequiredResult(input_requests=needed.requests, request_state=needed.state)
+        except MissingClientCapability as missing:
+            raise MCPError(
+                code=types.MISSING_REQUIRED_CLIENT_CAPABILITY,
+                message=str(missing),
+                data={"requiredCapabilities": {missing.capability: {}}},
+            ) from None
         duration_ms = round((time.perf_counter() - started) * 1000, 2)
         if result is None:
             call_logger.info("mcp call refused", extra={"tool": name, "user": request.user.pk, "outcome": "unknown_tool", "duration_ms": duration_ms})
@@ -294,17 +328,25 @@ class McpBridgeServer:
 
     async def get_prompt(self, ctx, params):
         name = params.name
+        call_context = CallContext(ctx, input_responses=params.input_responses, request_state=params.request_state)
 
         def work(request, generation):
             prompt = self.site.registry.prompts.get(name)
             if prompt is None or not prompt.is_visible(self.site.visible_tool_names(request, generation)):
                 return None
+            request.mcp_call = call_context
             try:
                 return prompt, prompt.render(request, params.arguments or {})
             except ToolError as exc:
                 return prompt, exc
 
-        found = await self.in_django(ctx, work)
+        try:
+            found = await self.in_django(ctx, work)
+        except InputRequired as needed:
+            return types.InputRequiredResult(input_requests=needed.requests, request_state=needed.state)
+        except MissingClientCapability as missing:
+            raise MCPError(code=types.MISSING_REQUIRED_CLIENT_CAPABILITY, message=str(missing),
+                           data={"requiredCapabilities": {missing.capability: {}}}) from None
         if found is None:
             raise MCPError(code=types.INVALID_PARAMS, message=f"Unknown prompt: {name}")
         prompt, messages = found

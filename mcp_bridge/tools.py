@@ -21,6 +21,7 @@ from rest_framework.exceptions import ValidationError as DRFValidationError
 from rest_framework.utils.encoders import JSONEncoder
 
 from .content import is_content
+from .context import InputRequired, MissingClientCapability
 from .exceptions import ToolError
 from .models import Tool as ToolModel
 from .schemas import input_schema as serializer_input_schema
@@ -35,13 +36,16 @@ TOOL_NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 class ToolResult:
     """What a tool returns: structured data plus any messages the admin hooks left."""
 
-    def __init__(self, data, *, is_error=False, messages=()):
+    def __init__(self, data, *, is_error=False, messages=(), text=None):
         self.data = data
         self.is_error = is_error
         self.messages = list(messages)
+        self._text = text
 
     def text(self):
-        return self.data if isinstance(self.data, str) else json.dumps(self.data, cls=JSONEncoder, ensure_ascii=False)
+        if self._text is None:
+            self._text = self.data if isinstance(self.data, str) else json.dumps(self.data, cls=JSONEncoder, ensure_ascii=False)
+        return self._text
 
 
 class McpTool:
@@ -129,9 +133,14 @@ class McpTool:
             else:
                 with transaction.atomic():
                     data = self.run(request, arguments)
+            text = None
             if not is_content(data) and not isinstance(data, str):
-                data = to_json(data)
-            return ToolResult(data, messages=request.messages_text())
+                # One encoding serves both the text content and, decoded, the structured content.
+                text = json.dumps(data, cls=JSONEncoder, ensure_ascii=False)
+                data = json.loads(text)
+            return ToolResult(data, messages=request.messages_text(), text=text)
+        except (InputRequired, MissingClientCapability):
+            raise  # protocol outcomes, answered by the server layer (nothing was committed)
         except ToolError as exc:
             return ToolResult(exc.message, is_error=True)
         except (DRFValidationError, DjangoValidationError) as exc:

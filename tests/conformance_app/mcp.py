@@ -16,6 +16,7 @@ import zlib
 import mcp_bridge
 from mcp_bridge import ToolError
 from mcp_bridge.content import Audio, EmbeddedResource, Image, Text
+from mcp_bridge.context import elicit_request, roots_request, sampling_request
 
 site = mcp_bridge.site
 STEP_SECONDS = 0.05  # the reference server spaces its notifications about 50 ms apart
@@ -240,9 +241,8 @@ def json_schema_2020_12_tool(request, data):
 
 
 # -- fixtures of the pre-release suite's 2026-07-28 scenarios ----------------------------------------
-# Written as a project would write them with CallContext; on 2026-07-28 (no server-to-client
-# requests) mcp_bridge cannot turn elicit/sample into an InputRequiredResult, which is what the
-# baseline conformance-baseline-2026-07-28.yml records.
+# Written with CallContext: on 2026-07-28 (no server-to-client requests) elicit/sample/list_roots
+# end the call with an InputRequiredResult and the tool runs again with the answers.
 
 
 @site.tool(description="Diagnostic tool that logs one message; clients that set no log level get no log.", read_only=True,
@@ -266,31 +266,82 @@ def test_missing_capability(request, data, context):
     return f"Success: {getattr(result.content, 'text', '')}"
 
 
+NAME_SCHEMA = {"type": "object", "properties": {"name": {"type": "string"}}, "required": ["name"]}
+CONFIRM_SCHEMA = {"type": "object", "properties": {"ok": {"type": "boolean"}}}
+
+
 @site.tool(description="Asks the user for their name by elicitation, then greets them.", read_only=True, context=True)
 def test_input_required_result_elicitation(request, data, context):
-    result = context.elicit("What is your name?", {
-        "type": "object", "properties": {"name": {"type": "string"}}, "required": ["name"],
-    })
+    result = context.elicit("What is your name?", NAME_SCHEMA, key="user_name")
     return f"Hello, {(result.content or {}).get('name', 'stranger')}!"
 
 
 @site.tool(description="Asks the client's model a question by sampling, then returns its answer.", read_only=True,
            context=True)
 def test_input_required_result_sampling(request, data, context):
-    result = context.sample("What is the capital of France?", max_tokens=100)
+    result = context.sample("What is the capital of France?", max_tokens=100, key="capital_question")
     return f"Sampling result: {getattr(result.content, 'text', 'no response')}"
+
+
+@site.tool(description="Asks the client for its roots (roots/list), then reports how many there are.", read_only=True,
+           context=True)
+def test_input_required_result_list_roots(request, data, context):
+    result = context.list_roots(key="client_roots")
+    return f"Client has {len(result.roots)} root(s): {', '.join(str(r.uri) for r in result.roots)}"
+
+
+@site.tool(description="Asks for a confirmation and checks that its request state comes back intact (state-ok).",
+           read_only=True, context=True)
+def test_input_required_result_request_state(request, data, context):
+    context.elicit("Please confirm", CONFIRM_SCHEMA, key="confirm", state="expected-state-v1")
+    if context.request_state != "expected-state-v1":
+        raise ToolError("The request state did not come back as it was sent.")
+    return "state-ok: the request state was received and validated"
+
+
+@site.tool(description="Asks for a name, a sampled greeting and the client's roots in one round.", read_only=True,
+           context=True)
+def test_input_required_result_multiple_inputs(request, data, context):
+    answers = context.ask({
+        "user_name": elicit_request("What is your name?", NAME_SCHEMA),
+        "greeting": sampling_request("Write a one-line greeting.", 50),
+        "client_roots": roots_request(),
+    }, state="multiple-inputs")
+    name = (answers["user_name"].content or {}).get("name")
+    return f"{name}: {getattr(answers['greeting'].content, 'text', '')} ({len(answers['client_roots'].roots)} roots)"
 
 
 @site.tool(description="Asks two questions in a row by elicitation (name, then favorite color).", read_only=True,
            context=True)
 def test_input_required_result_multi_round(request, data, context):
-    name = context.elicit("Step 1: What is your name?", {
-        "type": "object", "properties": {"name": {"type": "string"}}, "required": ["name"],
-    })
+    # Each round's answers arrive once, so earlier answers travel in the (sealed) request state.
+    state = json.loads(context.request_state or "{}")
+    if "name" not in state:
+        answer = context.elicit("Step 1: What is your name?", NAME_SCHEMA, key="name", state=json.dumps({"round": 1}))
+        state["name"] = (answer.content or {}).get("name")
     color = context.elicit("Step 2: What is your favorite color?", {
         "type": "object", "properties": {"color": {"type": "string"}}, "required": ["color"],
-    })
-    return f"{(name.content or {}).get('name')} likes {(color.content or {}).get('color')}"
+    }, key="color", state=json.dumps(state))
+    return f"{state['name']} likes {(color.content or {}).get('color')}"
+
+
+@site.tool(description="Asks for a confirmation with request state, so a tampered state can be refused.",
+           read_only=True, context=True)
+def test_input_required_result_tampered_state(request, data, context):
+    context.elicit("Please confirm", CONFIRM_SCHEMA, key="confirm", state="integrity-checked")
+    return "confirmed"
+
+
+@site.tool(description="Asks only for what the client declared it can answer (sampling and/or elicitation).",
+           read_only=True, context=True)
+def test_input_required_result_capabilities(request, data, context):
+    requests = {}
+    if context.client_supports("sampling"):
+        requests["greeting"] = sampling_request("Write a one-line greeting.", 50)
+    if context.client_supports("elicitation"):
+        requests["user_name"] = elicit_request("What is your name?", NAME_SCHEMA)
+    answers = context.ask(requests) if requests else {}
+    return f"Answered: {', '.join(sorted(answers)) or 'nothing to ask'}"
 
 
 @site.tool(
@@ -369,6 +420,14 @@ def test_prompt_with_embedded_resource(request, resourceUri):  # noqa: N803 - th
         ("user", EmbeddedResource(uri=resourceUri, mime_type="text/plain", text="Embedded resource content for testing.")),
         ("user", "Please process the embedded resource above."),
     ]
+
+
+@site.prompt(description="A prompt that first asks the user for context by elicitation (multi-round-trip).",
+             context=True)
+def test_input_required_result_prompt(request, context):
+    answer = context.elicit("What context should the prompt use?", {
+        "type": "object", "properties": {"context": {"type": "string"}}, "required": ["context"]}, key="context")
+    return f"Use this context: {(answer.content or {}).get('context', '')}"
 
 
 @site.prompt(description="A prompt that includes image content.")
