@@ -24,4 +24,11 @@ demo: install
 test: install
 	$(BIN)/python -m pytest
 
-.PHONY: install demo test
+# Benchmark against a plain Django view (PostgreSQL at 127.0.0.1:5432, wrk; see BENCHMARKS.md).
+bench: install
+	$(BIN)/python bench/run.py
+
+bench-smoke: install
+	$(BIN)/python bench/run.py --smoke
+
+.PHONY: install demo test bench bench-smoke

@@ -11,7 +11,6 @@ import time
 from contextlib import AsyncExitStack
 from urllib.parse import urlsplit
 
-from asgiref.sync import ThreadSensitiveContext, sync_to_async
 from django.conf import settings
 from django.core import signals
 from django.http.request import split_domain_port, validate_host
@@ -22,7 +21,7 @@ from mcp.server.transport_security import TransportSecuritySettings
 from .authentication import authenticate_token
 from .conf import mcp_settings
 from .exceptions import AuthenticationFailed
-from .server import PRINCIPAL_SCOPE_KEY, get_server
+from .server import PRINCIPAL_SCOPE_KEY, get_server, run_in_worker
 
 logger = logging.getLogger(__name__)
 
@@ -144,8 +143,7 @@ class McpAsgiApp:
             principal = cached[0]
             if principal.expires_at is None or principal.expires_at.timestamp() > time.time():
                 return principal
-        async with ThreadSensitiveContext():
-            principal = await sync_to_async(_authenticate_in_request, thread_sensitive=True)(token)
+        principal = await run_in_worker(lambda: _authenticate_in_request(token))
         if len(_auth_cache) >= AUTH_CACHE_SIZE:
             _auth_cache.clear()
         _auth_cache[token] = (principal, now + AUTH_CACHE_SECONDS)

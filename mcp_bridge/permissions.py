@@ -5,6 +5,7 @@ arrive as many short requests, so the set is kept in Django's cache under a gene
 every change to users, groups or permissions bumps.
 """
 
+import time
 import uuid
 
 from django.contrib.auth import get_user_model
@@ -15,6 +16,13 @@ from django.db.models.signals import m2m_changed, post_delete, post_save
 from .conf import mcp_settings
 
 GENERATION_KEY = "mcp_bridge:permissions:generation"
+
+# The shared entry is also remembered in this process for a few seconds, saving a cache read per
+# call. The key holds the generation (read from the shared cache on every call) and the superuser
+# flag, so any change that bumps the generation is seen on the next call, in every process.
+_RECENT_SECONDS = 10
+_RECENT_SIZE = 10_000
+_recent_sets = {}
 
 
 def permissions_generation():
@@ -43,10 +51,18 @@ def prime_permissions(user):
     # The superuser flag is part of the key: a flag cleared without signals (QuerySet.update, raw
     # SQL) must not keep the all-permissions set of the superuser era.
     key = f"mcp_bridge:permissions:{generation}:{user.pk}:{int(user.is_superuser)}"
-    perms = cache.get(key)
-    if perms is None:
-        perms = user.get_all_permissions()
-        cache.set(key, perms, mcp_settings.PERMISSION_CACHE_TIMEOUT)
+    now = time.monotonic()
+    remembered = _recent_sets.get(key)
+    if remembered is not None and remembered[1] > now:
+        perms = remembered[0]
+    else:
+        perms = cache.get(key)
+        if perms is None:
+            perms = user.get_all_permissions()
+            cache.set(key, perms, mcp_settings.PERMISSION_CACHE_TIMEOUT)
+        if len(_recent_sets) >= _RECENT_SIZE:
+            _recent_sets.clear()
+        _recent_sets[key] = (frozenset(perms), now + min(mcp_settings.PERMISSION_CACHE_TIMEOUT, _RECENT_SECONDS))
     # ModelBackend.has_perm() reads these attributes before querying.
     user._perm_cache = set(perms)
     user._user_perm_cache = user._group_perm_cache = set(perms)

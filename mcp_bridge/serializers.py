@@ -1,5 +1,7 @@
 """DRF serializers built from a ModelAdmin's MCP annotation."""
 
+import copy
+
 from rest_framework import serializers
 
 
@@ -43,6 +45,24 @@ class McpModelSerializer(serializers.ModelSerializer):
     serializer_related_field = ScopedPrimaryKeyRelatedField
 
 
+class PrebuiltFieldsMixin:
+    """Build a generated serializer's fields once per class, not on every instantiation.
+
+    ModelSerializer.get_fields() introspects the model and builds every field on each
+    instantiation, which costs more than serializing a page of rows. A generated serializer's
+    fields depend only on its class (model, field names, read-only and redacted fields), so the
+    first build is kept and each instance gets fresh, unbound copies (DRF copies declared fields
+    the same way), keeping context and binding per instance and per thread.
+    """
+
+    def get_fields(self):
+        prototypes = type(self).__dict__.get("_prebuilt_fields")
+        if prototypes is None:
+            prototypes = super().get_fields()
+            type(self)._prebuilt_fields = prototypes
+        return copy.deepcopy(prototypes)
+
+
 def build_model_serializer(model, fields, *, read_only_fields=(), redacted_fields=(), base=McpModelSerializer):
     """Return a ModelSerializer class for *model* with exactly *fields*."""
     meta_attrs = {"model": model, "fields": list(fields), "read_only_fields": list(read_only_fields)}
@@ -50,4 +70,4 @@ def build_model_serializer(model, fields, *, read_only_fields=(), redacted_field
     for name in redacted_fields:
         field = model._meta.get_field(name)
         attrs[name] = RedactedField(help_text=f"{field.help_text or field.verbose_name} (redacted)")
-    return type(f"{model.__name__}McpSerializer", (base,), attrs)
+    return type(f"{model.__name__}McpSerializer", (PrebuiltFieldsMixin, base), attrs)

@@ -9,9 +9,12 @@ import contextvars
 import hashlib
 import json
 import logging
+import queue
+import threading
 import time
+from concurrent.futures import Executor, Future
 
-from asgiref.sync import ThreadSensitiveContext, sync_to_async
+from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.core import signals
 from mcp import types
@@ -83,6 +86,82 @@ def _state_principal(ctx):
     return principal.session_identity if principal is not None else None
 
 
+class WorkerThreads(Executor):
+    """Threads that run Django work, reused from call to call.
+
+    Starting a thread per call, as a fresh ThreadSensitiveContext does, costs more than a small
+    tool call. A thread is started only when none is idle, so there are as many threads as calls
+    ever ran at once (up to *max_threads*; beyond that calls queue). Unlike ThreadPoolExecutor, a
+    thread counts as idle *before* its result wakes the caller, so a caller that submits its next
+    call at once reuses it instead of starting yet another thread: the count stays flat.
+    """
+
+    def __init__(self, max_threads, name="mcp_bridge"):
+        self._max_threads = max_threads
+        self._name = name
+        self._queue = queue.SimpleQueue()
+        self._lock = threading.Lock()
+        self._threads = 0
+        self._idle = 0
+
+    def submit(self, fn, /, *args, **kwargs):
+        future = Future()
+        with self._lock:
+            if self._idle:
+                self._idle -= 1
+            elif self._threads < self._max_threads:
+                self._threads += 1
+                threading.Thread(target=self._work, name=f"{self._name}_{self._threads}", daemon=True).start()
+        self._queue.put((future, fn, args, kwargs))
+        return future
+
+    def _work(self):
+        while True:
+            future, fn, args, kwargs = self._queue.get()
+            if not future.set_running_or_notify_cancel():
+                with self._lock:
+                    self._idle += 1
+                continue
+            try:
+                result = fn(*args, **kwargs)
+            except BaseException as exc:
+                with self._lock:
+                    self._idle += 1
+                future.set_exception(exc)
+            else:
+                with self._lock:
+                    self._idle += 1
+                future.set_result(result)
+            del future, fn, args, kwargs
+
+
+#: The bound is far above any database pool, so calls never queue for a thread while the database
+#: could take them (and a call that waits on its client, as elicitation does, holds no one up).
+MAX_WORKER_THREADS = 256
+_workers = WorkerThreads(MAX_WORKER_THREADS)
+X_MCP_HEADER_KEY = "x-mcp-header"
+_TOOLS_LIST_CACHE_SIZE = 512
+_listed_names = contextvars.ContextVar("mcp_bridge_listed_tool_names", default=None)
+
+
+async def run_in_worker(unit):
+    """Run the synchronous *unit* in a worker thread: the one thread hop of an MCP request.
+
+    The unit sends Django's request_started/request_finished itself, so database connections are
+    opened, pooled (or kept, with CONN_MAX_AGE) and closed per request exactly as for a view;
+    contextvars are copied into the thread.
+    """
+    return await sync_to_async(unit, thread_sensitive=False, executor=_workers)()
+
+
+def _mentions_key(schema, key):
+    if isinstance(schema, dict):
+        return key in schema or any(_mentions_key(value, key) for value in schema.values())
+    if isinstance(schema, list):
+        return any(_mentions_key(value, key) for value in schema)
+    return False
+
+
 class McpBridgeServer:
     """Builds the SDK Server for an McpSite and runs each request's Django work."""
 
@@ -110,9 +189,14 @@ class McpBridgeServer:
             RequestStateSecurity(keys=request_state_keys(), bind_principal=_state_principal),
             default_audience=mcp_settings.SERVER_NAME,
         ))
+        # Innermost: answers tools/list from finished results (see answer_tools_list).
+        self.server.middleware.append(self.answer_tools_list)
         # Logging is deprecated in 2026-07-28 but handshake-era clients still set a level.
         self.server.add_request_handler("logging/setLevel", types.SetLevelRequestParams, self.set_log_level)
         self._mcp_tools = {}
+        self._header_schemas = {}
+        self._tools_list_results = {}
+        self._tools_list_registry = None
         self._log_levels = {}
 
     # -- the one thread hop ----------------------------------------------------------------------
@@ -134,8 +218,7 @@ class McpBridgeServer:
             finally:
                 signals.request_finished.send(sender=McpBridgeServer)
 
-        async with ThreadSensitiveContext():
-            return await sync_to_async(unit, thread_sensitive=True)()
+        return await run_in_worker(unit)
 
     # -- tools ---------------------------------------------------------------------------------
     def mcp_tool(self, tool):
@@ -159,17 +242,62 @@ class McpBridgeServer:
         return cached[1]
 
     def tool_input_schema(self, name):
-        # Called on the event loop for 2026-07-28 header checks: in-memory only, no ORM.
+        """The schema the SDK checks a 2026-07-28 call's `Mcp-Param-*` headers against, or None.
+
+        Called on the event loop for every call with arguments: in-memory only, no ORM. Only
+        properties annotated with `x-mcp-header` have headers to check; for a schema without any,
+        the SDK's walk of the schema on every call can find nothing, so None (nothing to check)
+        is returned instead.
+        """
         tool = self.site.registry.tools.get(name)
-        return tool.input_schema if tool is not None else None
+        if tool is None:
+            return None
+        cached = self._header_schemas.get(name)
+        if cached is None or cached[0] is not tool:
+            schema = tool.input_schema if _mentions_key(tool.input_schema, X_MCP_HEADER_KEY) else None
+            cached = self._header_schemas[name] = (tool, schema)
+        return cached[1]
 
     async def list_tools(self, ctx, params):
-        def work(request, generation):
-            names = self.site.visible_tool_names(request, generation)
-            return [tool for name, tool in self.site.registry.tools.items() if name in names]
-
-        tools = await self.in_django(ctx, work)
+        names = _listed_names.get()  # decided by answer_tools_list in this request's unit of work
+        if names is None:
+            names = await self.in_django(ctx, self._visible_names)
+        tools = [tool for name, tool in self.site.registry.tools.items() if name in names]
         return types.ListToolsResult(tools=[self.mcp_tool(tool) for tool in tools])
+
+    def _visible_names(self, request, generation):
+        return self.site.visible_tool_names(request, generation)
+
+    async def answer_tools_list(self, ctx, call_next):
+        """Server middleware: answer tools/list with the finished wire result for the caller's tool set.
+
+        The list depends only on which tools the caller may see (and the protocol version), but
+        shaping it for the wire (validating and re-serializing every tool's schemas) costs far more
+        than deciding what the caller may see. So every call still runs its Django unit of work
+        (credential re-checked, permissions loaded, visibility decided), and the result the
+        normal pipeline produced for the same visible set is reused.
+        """
+        if ctx.method != "tools/list":
+            return await call_next(ctx)
+        names = await self.in_django(ctx, self._visible_names)
+        registry = self.site.registry
+        if registry is not self._tools_list_registry:
+            self._tools_list_results = {}
+            self._tools_list_registry = registry
+        key = (ctx.protocol_version, names)
+        result = self._tools_list_results.get(key)
+        if result is None:
+            token = _listed_names.set(names)  # the handler lists exactly this set: no second unit of work
+            try:
+                result = await call_next(ctx)
+            finally:
+                _listed_names.reset(token)
+            if not isinstance(result, dict):
+                return result
+            if len(self._tools_list_results) >= _TOOLS_LIST_CACHE_SIZE:
+                self._tools_list_results.clear()
+            self._tools_list_results[key] = result
+        return dict(result)
 
     async def call_tool(self, ctx, params):
         name = params.name

@@ -1,0 +1,72 @@
+#!/usr/bin/env python
+"""Profile one benchmark case with py-spy: `bench/profile.py get_customer mcp-2026 [seconds]`.
+
+Starts a server on the main bench database (as bench/run.py does), drives the case with wrk at 16
+connections and records the worker with py-spy (installed with pip if missing); writes a flame graph
+SVG and a top-functions text summary under var/bench/.
+"""
+
+import shutil
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench import run  # noqa: E402
+
+
+def main():
+    operation, variant = sys.argv[1], sys.argv[2]
+    seconds = int(sys.argv[3]) if len(sys.argv) > 3 else 10
+    connections = int(sys.argv[4]) if len(sys.argv) > 4 else 16
+    py_spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
+    if not Path(py_spy).exists():
+        subprocess.run([sys.executable, "-m", "pip", "install", "-q", "py-spy"], check=True)
+    args = run.parse_args(["--database-url", run.DEFAULT_DATABASE_URL])
+    args.customers = 100_000
+    bench = run.Bench(args)
+    database = run.Database(url=run.DEFAULT_DATABASE_URL)
+    key = bench.prepare(database, args.customers, keys="support_agent")["keys"]["support_agent"]
+    id_range = run.id_range_of(bench, database)
+    out = ROOT / "var" / "bench"
+    out.mkdir(parents=True, exist_ok=True)
+    env = {"MCP_STATELESS_HTTP": 1, "MCP_JSON_RESPONSE": 1} if variant == "mcp-2025-json" else {}
+    import httpx2
+
+    with bench.server(database, **env) as server, httpx2.Client() as client:
+        sessions = [run.open_session(client, server, key) for _ in range(connections)] if variant == "mcp-2025-session" else []
+        url, spec = run.spec_for(server, variant, operation, key, sessions=sessions, id_range=id_range)
+        bench.wrk_run(url, spec, connections, 2)
+        stem = out / f"profile-{operation}-{variant}"
+        load = threading.Thread(target=lambda: print(bench.wrk_run(url, spec, connections, seconds + 2)))
+        load.start()
+        subprocess.run([py_spy, "record", "-p", str(server.pid), "-d", str(seconds), "-r", "250", "-f", "raw",
+                        "-o", f"{stem}.txt"], check=True, capture_output=True)
+        subprocess.run([py_spy, "record", "-p", str(server.pid), "-d", "1", "-o", f"{stem}.svg"], capture_output=True)
+        load.join()
+    print(f"raw folded stacks: {stem}.txt")
+    summarize(Path(f"{stem}.txt"))
+
+
+def summarize(path, top=40):
+    """Print inclusive sample share per function from folded stacks."""
+    inclusive, total = {}, 0
+    for line in path.read_text().splitlines():
+        stack, _, count = line.rpartition(" ")
+        count = int(count)
+        total += count
+        seen = set()
+        for frame in stack.split(";"):
+            name = frame.split(" (")[0] + " (" + frame.split(" (")[-1].split(":")[0].rsplit("/", 1)[-1] + ")" if " (" in frame else frame
+            if name not in seen:
+                seen.add(name)
+                inclusive[name] = inclusive.get(name, 0) + count
+    for name, count in sorted(inclusive.items(), key=lambda kv: -kv[1])[:top]:
+        print(f"{100 * count / total:5.1f}%  {name}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,23 @@
+"""Bench-only settings: the demo project plus the plain comparison views and, optionally, N proxy models.
+
+Never used by the product: `python bench/run.py` starts servers with DJANGO_SETTINGS_MODULE=bench.settings.
+- BENCH_PROXY_MODELS=N registers N proxy models of Customer, each with an annotated admin exposing
+  search and get (2 tools each), to measure tools/list as the number of exposed models grows.
+- BENCH_COUNT_QUERIES=1 counts the SQL statements each request runs (bench/querycount.py).
+- The per-credential rate limit stays on (its cost is part of every call) but is raised so that a
+  load generator never trips it: BENCH_CALL_RATE, default 100000000/min.
+"""
+
+import os
+
+from config.settings import *  # noqa: F401,F403
+from config.settings import INSTALLED_APPS, MCP_BRIDGE
+
+MCP_BRIDGE = {**MCP_BRIDGE, "CALL_RATE": os.environ.get("BENCH_CALL_RATE", "100000000/min")}
+
+INSTALLED_APPS = [*INSTALLED_APPS, "bench"]
+BENCH_PROXY_MODELS = int(os.environ.get("BENCH_PROXY_MODELS", "0"))
+if BENCH_PROXY_MODELS:
+    INSTALLED_APPS.append("bench.proxies")
+
+ROOT_URLCONF = "bench.urls"

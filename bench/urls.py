@@ -1,0 +1,15 @@
+"""The demo URLconf plus the plain JSON views the benchmark compares MCP against (bench settings only)."""
+
+from django.urls import path
+
+from config.urls import urlpatterns as demo_urlpatterns
+
+from . import views
+
+urlpatterns = [
+    *demo_urlpatterns,
+    path("bench/plain/get_customer", views.get_customer),
+    path("bench/plain/search_customers", views.search_customers),
+    path("bench/plain/tools", views.tools_list),
+    path("bench/queries", views.query_counts),
+]
