@@ -21,7 +21,7 @@ VARIANTS = ("plain", "mcp-2026", "mcp-2025-session", "mcp-2025-json")
 @pytest.mark.subprocess
 def test_benchmark_smoke_mode_reports_every_operation():
     completed = subprocess.run(
-        [sys.executable, str(ROOT / "bench" / "run.py"), "--smoke"],
+        [sys.executable, str(ROOT / "bench" / "run.py"), "--smoke", "--duration", "2"],
         cwd=ROOT, env=dict(os.environ), capture_output=True, text=True, timeout=240,
     )
     # A missing wrk that cannot be installed ends the run with a message saying so.
