@@ -4,7 +4,7 @@ from django.contrib import admin, messages
 from django.contrib.auth.models import Group
 from django.utils import timezone
 
-from .models import ApiKey, Tool
+from .models import ApiKey, Tool, hash_api_key
 
 
 @admin.register(ApiKey)
@@ -20,8 +20,6 @@ class ApiKeyAdmin(admin.ModelAdmin):
     def save_model(self, request, obj, form, change):
         if not change:
             obj.prefix, raw_key = ApiKey.generate()
-            from .models import hash_api_key
-
             obj.key_hash = hash_api_key(raw_key)
             super().save_model(request, obj, form, change)
             self.message_user(

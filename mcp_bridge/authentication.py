@@ -5,6 +5,7 @@ token"); the principal then loads the user inside each call's database unit of w
 key or a deactivated user is refused on the very next call.
 """
 
+import hmac
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -86,8 +87,6 @@ class ApiKeyAuthentication:
 
 
 def _digest_matches(stored_digest, token):
-    import hmac
-
     return hmac.compare_digest(stored_digest, hash_api_key(token))
 
 

@@ -58,7 +58,7 @@ class ModelExposure:
     def serialize(self, request, obj, many=False):
         return self.serializer_class(obj, many=many, context=self.context(request)).data
 
-    def get_visible_object(self, request, object_id, tool_name):
+    def get_visible_object(self, request, object_id):
         """Return the object the caller may see, or raise a not-found ToolError (never leaking existence)."""
         obj = self.model_admin.get_object(request, str(object_id))
         if obj is None or not self.model_admin.has_view_or_change_permission(request, obj):
@@ -202,7 +202,7 @@ class GetTool(ModelTool):
         return self.model_admin.has_view_or_change_permission(request)
 
     def run(self, request, arguments):
-        obj = self.exposure.get_visible_object(request, arguments["id"], self.name)
+        obj = self.exposure.get_visible_object(request, arguments["id"])
         return self.exposure.serialize(request, obj)
 
 
@@ -300,7 +300,7 @@ class UpdateTool(WriteTool):
     def run(self, request, arguments):
         e = self.exposure
         changes = {k: v for k, v in arguments.items() if k != "id"}
-        obj = e.get_visible_object(request, arguments["id"], self.name)
+        obj = e.get_visible_object(request, arguments["id"])
         if not self.model_admin.has_change_permission(request, obj):
             raise PermissionDenied(f"You may view this {e.label} but not change it.")
         self.check_read_only(request, obj, changes)
@@ -352,7 +352,7 @@ class DeleteTool(WriteTool):
 
     def run(self, request, arguments):
         e = self.exposure
-        obj = e.get_visible_object(request, arguments["id"], self.name)
+        obj = e.get_visible_object(request, arguments["id"])
         if not self.model_admin.has_delete_permission(request, obj):
             raise PermissionDenied(f"You may view this {e.label} but not delete it.")
         _, model_count, perms_needed, protected = self.model_admin.get_deleted_objects([obj], request)

@@ -37,7 +37,7 @@ class ModelResourceTemplate:
         return found.groupdict() if found else None
 
     def read(self, request, params):
-        obj = self.exposure.get_visible_object(request, params["id"], self.get_tool.name)
+        obj = self.exposure.get_visible_object(request, params["id"])
         return self.exposure.serialize(request, obj)
 
     def complete(self, request, argument, value):
@@ -83,7 +83,7 @@ class RelatedResourceTemplate(ModelResourceTemplate):
         return self.get_tool.has_permission(request) and self.child_search_tool.has_permission(request)
 
     def read(self, request, params):
-        parent = self.exposure.get_visible_object(request, params["id"], self.get_tool.name)
+        parent = self.exposure.get_visible_object(request, params["id"])
         child_admin = self.child.model_admin
         ordering = child_admin.get_ordering(request) or self.child.opts.ordering or ["-pk"]
         rows = list(

@@ -52,25 +52,19 @@ def check_rate_limits(principal, tool_name, now=None):
     """Count one call of *tool_name* by *principal*; raise RateLimited when a limit is exceeded."""
     now = time.time() if now is None else now
     identity = principal.session_identity
-    call_rate = parse_rate(mcp_settings.CALL_RATE)
-    if call_rate is not None:
-        allowed, retry = _hit(f"c:{identity}", *call_rate, now)
+    limits = (
+        (f"c:{identity}", parse_rate(mcp_settings.CALL_RATE),
+         "Rate limit reached: at most {count} tool calls per {period} for this credential. "
+         "Try again in {retry} s, and batch work into fewer calls where a tool allows it."),
+        (f"t:{identity}:{tool_name}", parse_rate(mcp_settings.TOOL_RATES.get(tool_name)),
+         f"Rate limit reached for {tool_name}: at most {{count}} calls per {{period}}. Try again in {{retry}} s."),
+    )
+    for key, rate, message in limits:
+        if rate is None:
+            continue
+        allowed, retry = _hit(key, *rate, now)
         if not allowed:
-            raise RateLimited(
-                f"Rate limit reached: at most {call_rate[0]} tool calls per {_period_text(call_rate[1])} for this "
-                f"credential. Try again in {retry} s, and batch work into fewer calls where a tool allows it.",
-                retry,
-            )
-    tool_rate = parse_rate(mcp_settings.TOOL_RATES.get(tool_name))
-    if tool_rate is not None:
-        allowed, retry = _hit(f"t:{identity}:{tool_name}", *tool_rate, now)
-        if not allowed:
-            raise RateLimited(
-                f"Rate limit reached for {tool_name}: at most {tool_rate[0]} calls per {_period_text(tool_rate[1])}. "
-                f"Try again in {retry} s.",
-                retry,
-            )
-
+            raise RateLimited(message.format(count=rate[0], period=_period_text(rate[1]), retry=retry), retry)
 
 def _period_text(seconds):
     return {1: "second", 60: "minute", 3600: "hour", 86400: "day"}.get(seconds, f"{seconds} s")

@@ -101,3 +101,15 @@ def test_command_errors_are_actionable(db):
         call_command("mcp_apikey", "create", "--user", "ghost")
     with pytest.raises(CommandError, match="No API key with prefix"):
         call_command("mcp_apikey", "revoke", "nope")
+
+
+def test_admin_issues_a_key_once_and_revokes_it(admin_client, user):
+    response = admin_client.post("/admin/mcp_bridge/apikey/add/", {"user": user.pk, "name": "from admin"}, follow=True)
+    shown = [str(m) for m in response.context["messages"]]
+    raw = next(word for text in shown for word in text.split() if word.startswith("mcpb_"))
+    api_key = ApiKey.objects.get(name="from admin")
+    assert api_key.key_hash == hash_api_key(raw) and raw not in api_key.key_hash
+    assert authenticate_token(raw).user_id == user.pk
+    admin_client.post("/admin/mcp_bridge/apikey/", {"action": "revoke_keys", "_selected_action": [api_key.pk]})
+    with pytest.raises(AuthenticationFailed):
+        authenticate_token(raw)
