@@ -1,25 +1,25 @@
 """Plain Django JSON views doing the same ORM and serialization work as the MCP tools (bench only).
 
 The comparison baseline for `bench/run.py`: what a Django developer would write by hand for the
-same three operations. Each request authenticates the same bearer API key (one query: key joined
-with its user, as mcp_bridge does), loads the user's permissions from the same cache, asks the
+same three operations. Each request authenticates the same bearer API key through the same
+functions mcp_bridge uses (the verified key remembered under the access generation, read from the
+shared cache once per request), loads the user's permissions from the same cache, asks the
 same ModelAdmin hooks (`has_view_or_change_permission`, `get_queryset`, `get_search_results`,
 `get_object`) and serializes with the same DRF serializer class mcp_bridge generated for the
 admin. It runs under the project's full middleware stack, as any Django view does.
 """
 
-import hmac
 import json
 
 from django.contrib import admin
 from django.http import JsonResponse
-from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from rest_framework.utils.encoders import JSONEncoder
 
 from customers.models import Customer
-from mcp_bridge.models import ApiKey, hash_api_key
-from mcp_bridge.permissions import prime_permissions
+from mcp_bridge.authentication import authenticate_token, remember_principal, remembered_principal
+from mcp_bridge.exceptions import AuthenticationFailed
+from mcp_bridge.permissions import access_generation, prime_permissions
 from mcp_bridge.sites import site as mcp_site
 
 from . import querycount
@@ -29,14 +29,20 @@ PAGE_SIZE = 25
 
 def _user(request):
     scheme, _, token = request.headers.get("Authorization", "").partition(" ")
-    prefix = ApiKey.parse_prefix(token.strip()) if scheme.lower() == "bearer" else None
-    if prefix is None:
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token:
         return None
-    key = ApiKey.objects.usable(timezone.now()).select_related("user").filter(prefix=prefix).first()
-    if key is None or not hmac.compare_digest(key.key_hash, hash_api_key(token.strip())):
+    try:
+        principal = remembered_principal(token)
+        if principal is None:
+            principal = authenticate_token(token)
+            remember_principal(token, principal)
+        generation, _ = access_generation()
+        user = principal.load_user(generation)
+    except AuthenticationFailed:
         return None
-    prime_permissions(key.user)
-    return key.user
+    prime_permissions(user, generation)
+    return user
 
 
 def _json(data, status=200):

@@ -4,7 +4,9 @@ from django.contrib import admin, messages
 from django.contrib.auth.models import Group
 from django.utils import timezone
 
+from .authentication import forget_credentials
 from .models import ApiKey, Tool, hash_api_key
+from .permissions import invalidate_permissions
 
 
 @admin.register(ApiKey)
@@ -33,8 +35,8 @@ class ApiKeyAdmin(admin.ModelAdmin):
     @admin.action(description="Revoke selected API keys", permissions=["change"])
     def revoke_keys(self, request, queryset):
         count = queryset.filter(revoked_at__isnull=True).update(revoked_at=timezone.now())
-        from .asgi import forget_credentials
-
+        # A bulk update sends no post_save: tell every process, as a save would.
+        invalidate_permissions()
         forget_credentials()
         self.message_user(request, f"Revoked {count} API key(s).")
 

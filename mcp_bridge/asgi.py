@@ -18,24 +18,12 @@ from mcp.server.auth.middleware.bearer_auth import AuthenticatedUser
 from mcp.server.auth.provider import AccessToken
 from mcp.server.transport_security import TransportSecuritySettings
 
-from .authentication import authenticate_token
+from .authentication import authenticate_token, remember_principal, remembered_principal
 from .conf import mcp_settings
 from .exceptions import AuthenticationFailed
 from .server import PRINCIPAL_SCOPE_KEY, get_server, run_in_worker
 
 logger = logging.getLogger(__name__)
-
-# Verified credentials are remembered briefly so a warm request needs no extra thread hop; each
-# call still re-checks the credential in its own unit of work, so revocation applies at once.
-AUTH_CACHE_SECONDS = 30
-AUTH_CACHE_SIZE = 10_000
-_auth_cache = {}
-
-
-def forget_credentials(**kwargs):
-    """Drop remembered credentials (connected to changes of API keys and users)."""
-    _auth_cache.clear()
-
 
 class McpAsgiApp:
     """Wrap Django's ASGI handler and serve MCP beside it, with the ASGI lifespan handled."""
@@ -137,16 +125,11 @@ class McpAsgiApp:
         return None
 
     async def authenticate(self, token):
-        now = time.monotonic()
-        cached = _auth_cache.get(token)
-        if cached is not None and cached[1] > now:
-            principal = cached[0]
-            if principal.expires_at is None or principal.expires_at.timestamp() > time.time():
-                return principal
+        principal = remembered_principal(token)
+        if principal is not None and (principal.expires_at is None or principal.expires_at.timestamp() > time.time()):
+            return principal
         principal = await run_in_worker(lambda: _authenticate_in_request(token))
-        if len(_auth_cache) >= AUTH_CACHE_SIZE:
-            _auth_cache.clear()
-        _auth_cache[token] = (principal, now + AUTH_CACHE_SECONDS)
+        remember_principal(token, principal)
         return principal
 
     async def unauthorized(self, send, description, error=None):

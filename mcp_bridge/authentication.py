@@ -1,15 +1,21 @@
 """Who is calling: bearer credentials resolved to a Django user.
 
 An authentication class turns a bearer token into a `Principal` (or None: "not my kind of
-token"); the principal then loads the user inside each call's database unit of work, so a revoked
-key or a deactivated user is refused on the very next call.
+token"); the principal then loads the user inside each call's unit of work. The verified
+credential and its user are remembered in the process under the access generation, which every
+change saved to users, permissions or credentials replaces (see `permissions`): a revoked key or a
+deactivated user is refused on the very next call, in every process, without a query per call.
 """
 
 import hmac
+import threading
+import time
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 from django.contrib.auth import get_user_model
+from django.db import models
 from django.utils import timezone
 
 from .conf import mcp_settings
@@ -28,8 +34,30 @@ class Principal:
     expires_at: Any = None
     authenticator: Any = field(default=None, compare=False, repr=False)
 
-    def load_user(self):
-        """Return the user for this call, re-checking the credential (one query)."""
+    def load_user(self, generation=None):
+        """Return the user for this call, with the credential re-checked.
+
+        Under an access *generation* the check is remembered for CREDENTIAL_CACHE_TIMEOUT seconds
+        (a fresh user instance is built for each call); without one, it is a database query.
+        """
+        if self.expires_at is not None and self.expires_at <= timezone.now():
+            raise AuthenticationFailed("The credential has expired: issue a new one.")
+        timeout = mcp_settings.CREDENTIAL_CACHE_TIMEOUT
+        if generation is None or not timeout:
+            user = self._load_user_now()
+        else:
+            key = (generation, self.session_identity)
+            remembered = _remembered_users.get(key)
+            if remembered is not None and remembered.fresh_until > time.monotonic():
+                user = remembered.build()
+            else:
+                user = self._load_user_now()
+                _remember_user(key, user, timeout)
+        if self.authenticator is not None and hasattr(self.authenticator, "record_use"):
+            self.authenticator.record_use(self)
+        return user
+
+    def _load_user_now(self):
         if self.authenticator is not None:
             return self.authenticator.load_user(self)
         return load_active_user(self.user_id)
@@ -38,6 +66,30 @@ class Principal:
     def session_identity(self):
         """A stable id of the credential; a handshake-era session is bound to it."""
         return f"{self.kind}:{self.credential_id or self.user_id}"
+
+
+@dataclass(frozen=True)
+class _RememberedUser:
+    """A verified user's field values: each call builds its own instance (nothing shared across threads)."""
+
+    model: Any
+    db: str
+    values: tuple
+    fresh_until: float
+
+    def build(self):
+        return self.model.from_db(self.db, None, self.values)
+
+
+_REMEMBERED_SIZE = 10_000
+_remembered_users = {}
+
+
+def _remember_user(key, user, timeout):
+    if len(_remembered_users) >= _REMEMBERED_SIZE:
+        _remembered_users.clear()
+    values = tuple(getattr(user, f.attname) for f in user._meta.concrete_fields)
+    _remembered_users[key] = _RememberedUser(type(user), user._state.db, values, time.monotonic() + timeout)
 
 
 def load_active_user(user_id):
@@ -56,6 +108,8 @@ class ApiKeyAuthentication:
     """Bearer API keys issued in the Django admin or with `manage.py mcp_apikey create`."""
 
     kind = "api_key"
+    #: Saving or deleting one of these replaces the access generation (forgets remembered credentials).
+    credential_models = (ApiKey,)
 
     def authenticate(self, token):
         prefix = ApiKey.parse_prefix(token)
@@ -76,14 +130,57 @@ class ApiKeyAuthentication:
         )
 
     def load_user(self, principal):
-        now = timezone.now()
-        api_key = ApiKey.objects.usable(now).select_related("user").filter(pk=principal.credential_id).first()
+        api_key = ApiKey.objects.usable().select_related("user").filter(pk=principal.credential_id).first()
         if api_key is None:
             raise AuthenticationFailed("The API key is revoked or expired, or its user is inactive.")
-        interval = mcp_settings.API_KEY_LAST_USED_INTERVAL
-        if api_key.last_used_at is None or (now - api_key.last_used_at).total_seconds() >= interval:
-            ApiKey.objects.filter(pk=api_key.pk).update(last_used_at=now)
         return api_key.user
+
+    def record_use(self, principal):
+        """Write the key's last-used time, at most once per API_KEY_LAST_USED_INTERVAL per process."""
+        interval = mcp_settings.API_KEY_LAST_USED_INTERVAL
+        now = time.monotonic()
+        with _recorded_lock:
+            recorded = _recorded_uses.get(principal.credential_id)
+            if recorded is not None and now - recorded < interval:
+                return
+            if len(_recorded_uses) >= _REMEMBERED_SIZE:
+                _recorded_uses.clear()
+            _recorded_uses[principal.credential_id] = now
+        moment = timezone.now()
+        # Other processes record the same key; the condition keeps it to one write per interval.
+        ApiKey.objects.filter(pk=principal.credential_id).filter(
+            models.Q(last_used_at__isnull=True) | models.Q(last_used_at__lt=moment - timedelta(seconds=interval))
+        ).update(last_used_at=moment)
+
+
+_recorded_lock = threading.Lock()
+_recorded_uses = {}
+
+
+# Bearer tokens already verified, so a warm HTTP request needs no thread hop before the SDK sees it;
+# each call still loads its user through `Principal.load_user` in its own unit of work.
+PRINCIPAL_CACHE_SECONDS = 30
+_principals = {}
+
+
+def remembered_principal(token):
+    cached = _principals.get(token)
+    if cached is None or cached[1] <= time.monotonic():
+        return None
+    return cached[0]
+
+
+def remember_principal(token, principal):
+    if len(_principals) >= _REMEMBERED_SIZE:
+        _principals.clear()
+    _principals[token] = (principal, time.monotonic() + PRINCIPAL_CACHE_SECONDS)
+
+
+def forget_credentials(**kwargs):
+    """Drop what this process remembers of credentials (connected to saves of credentials and users)."""
+    _principals.clear()
+    _remembered_users.clear()
+    _recorded_uses.clear()
 
 
 def _digest_matches(stored_digest, token):

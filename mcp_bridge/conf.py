@@ -27,6 +27,14 @@ DEFAULTS = {
     # Seconds a user's permission set stays cached (changes made in this process invalidate at once;
     # use a shared cache such as Redis so changes made elsewhere do too).
     "PERMISSION_CACHE_TIMEOUT": 300,
+    # The Django cache alias holding permission sets, the access generation and rate-limit counters.
+    # Use a shared cache (Redis) when several processes serve MCP.
+    "CACHE_ALIAS": "default",
+    # Seconds a verified credential and its user are remembered in a process. Any change saved through
+    # the ORM (revoking or editing a key, deactivating a user, changing permissions) applies on the next
+    # call in every process; only bulk updates and raw SQL wait up to this long. 0 re-checks the
+    # credential in the database on every call.
+    "CREDENTIAL_CACHE_TIMEOUT": 60,
     # Rate limits: all tool calls of one credential, and per tool ({"issue_refund": "30/min"}).
     # None disables a limit.
     "CALL_RATE": "1200/min",

@@ -1,8 +1,9 @@
 """Per-user permission sets, cached so a tool call costs no permission queries.
 
 Django's ModelBackend caches permissions on the user object for one request only; MCP calls
-arrive as many short requests, so the set is kept in Django's cache under a generation key that
-every change to users, groups or permissions bumps.
+arrive as many short requests, so the set is kept in the shared cache under the *access
+generation*: a value that every change to users, groups, permissions or credentials replaces, and
+that every call reads (in the same cache round trip as its rate-limit counters).
 """
 
 import time
@@ -10,9 +11,9 @@ import uuid
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group, Permission
-from django.core.cache import cache
 from django.db.models.signals import m2m_changed, post_delete, post_save
 
+from .cache import read_and_count, shared_cache
 from .conf import mcp_settings
 
 GENERATION_KEY = "mcp_bridge:permissions:generation"
@@ -26,25 +27,36 @@ _recent_sets = {}
 
 
 def permissions_generation():
-    generation = cache.get(GENERATION_KEY)
+    return access_generation()[0]
+
+
+def access_generation(counters=()):
+    """Return (the access generation, the counts of *counters*), read in one cache round trip.
+
+    *counters* are `(key, timeout)` pairs counted once each (the rate limits of a call).
+    """
+    generation, counts = read_and_count(GENERATION_KEY, counters)
     if generation is None:
-        generation = uuid.uuid4().hex
-        cache.add(GENERATION_KEY, generation, None)
-        generation = cache.get(GENERATION_KEY, generation)
-    return generation
+        cache, fresh = shared_cache(), uuid.uuid4().hex
+        cache.add(GENERATION_KEY, fresh, None)  # another process may have set one first: use theirs
+        generation = cache.get(GENERATION_KEY, fresh)
+    return generation, counts
 
 
-def invalidate_permissions(**kwargs):
-    """Forget every cached permission set (called on any change to who may do what)."""
-    cache.set(GENERATION_KEY, uuid.uuid4().hex, None)
+def invalidate_permissions(update_fields=None, **kwargs):
+    """Forget every cached permission set and remembered credential (on any change to who may do what)."""
+    if update_fields is not None and set(update_fields) <= {"last_login"}:
+        return  # every admin log-in saves the user; that changes nobody's access
+    shared_cache().set(GENERATION_KEY, uuid.uuid4().hex, None)
 
 
-def prime_permissions(user):
+def prime_permissions(user, generation=None):
     """Load *user*'s permissions from the cache (or the database once) into ModelBackend's cache.
 
     Return the generation the set belongs to, which keys everything derived from it.
     """
-    generation = permissions_generation()
+    if generation is None:
+        generation = permissions_generation()
     if not user.is_active or user.is_anonymous:
         user._perm_cache = set()
         return generation
@@ -56,6 +68,7 @@ def prime_permissions(user):
     if remembered is not None and remembered[1] > now:
         perms = remembered[0]
     else:
+        cache = shared_cache()
         perms = cache.get(key)
         if perms is None:
             perms = user.get_all_permissions()
@@ -69,9 +82,10 @@ def prime_permissions(user):
     return generation
 
 
-def connect_signals():
+def connect_signals(credential_models=()):
+    """Replace the access generation on every change to users, groups, permissions and *credential_models*."""
     user_model = get_user_model()
-    for model in (user_model, Group, Permission):
+    for model in (user_model, Group, Permission, *credential_models):
         post_save.connect(invalidate_permissions, sender=model, dispatch_uid=f"mcp_bridge.perm.save.{model._meta.label}")
         post_delete.connect(invalidate_permissions, sender=model, dispatch_uid=f"mcp_bridge.perm.del.{model._meta.label}")
     for through in (user_model.groups.through, user_model.user_permissions.through, Group.permissions.through):

@@ -33,6 +33,7 @@ class McpRequest(HttpRequest):
         self.mcp_principal = principal
         self.mcp_tool = tool_name
         self.mcp_call = None  # a context.CallContext while a tool runs over a live connection
+        self.mcp_rate_counts = ((), ())  # (throttling limits, their counts including this call)
         self.META.update({"SERVER_NAME": "mcp", "SERVER_PORT": "443", "REMOTE_ADDR": "", **(meta or {})})
         self._messages = CollectedMessages(self)
 

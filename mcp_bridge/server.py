@@ -27,10 +27,10 @@ from .conf import mcp_settings
 from .content import blocks, is_content, resource_contents
 from .context import CallContext, InputRequired, MissingClientCapability
 from .exceptions import AuthenticationFailed, ToolError
-from .permissions import prime_permissions
+from .permissions import access_generation, prime_permissions
 from .requests import McpRequest
 from .sites import site as default_site
-from .throttling import RateLimited, check_rate_limits
+from .throttling import RateLimited, enforce, limits_for
 from .tools import ToolResult, to_json
 
 logger = logging.getLogger(__name__)
@@ -201,19 +201,27 @@ class McpBridgeServer:
 
     # -- the one thread hop ----------------------------------------------------------------------
     async def in_django(self, ctx, work, *, tool_name=None):
-        """Run `work(request, generation)` as one Django request: one thread, one DB unit of work."""
+        """Run `work(request, generation)` as one Django request: one thread, one DB unit of work.
+
+        A tool call (*tool_name*) is counted against its rate limits in the same cache round trip
+        that reads the access generation; `request.mcp_rate_counts` holds the outcome for the work
+        to enforce once the tool is known to be visible.
+        """
         principal = principal_for(ctx)
         meta = _http_meta(ctx)
 
         def unit():
             signals.request_started.send(sender=McpBridgeServer, environ=meta)
             try:
+                limits = limits_for(principal, tool_name) if tool_name is not None else []
+                generation, counts = access_generation([(limit.counter, limit.timeout) for limit in limits])
                 try:
-                    user = principal.load_user()
+                    user = principal.load_user(generation)
                 except AuthenticationFailed as exc:
                     raise MCPError(code=types.INVALID_REQUEST, message=str(exc)) from None
-                generation = prime_permissions(user)
+                prime_permissions(user, generation)
                 request = McpRequest(user, principal=principal, tool_name=tool_name, meta=meta)
+                request.mcp_rate_counts = (limits, counts)
                 return work(request, generation)
             finally:
                 signals.request_finished.send(sender=McpBridgeServer)
@@ -316,7 +324,7 @@ class McpBridgeServer:
             if tool is None:
                 return None, request
             try:
-                check_rate_limits(request.mcp_principal, name)
+                enforce(*request.mcp_rate_counts)
             except RateLimited as exc:
                 return ToolResult(exc.message, is_error=True), request
             request.mcp_call = call_context

@@ -1,14 +1,16 @@
-"""Rate limits per credential (a client's session) and per tool, counted in Django's shared cache.
+"""Rate limits per credential (a client's session) and per tool, counted in the shared cache.
 
-Fixed one-minute-style windows: cheap (one cache add + incr per limit) and shared by every worker
-process when the cache is (Redis in production).
+Fixed windows (per second, minute, hour or day), shared by every worker process when the cache is
+(Redis in production). A call's counters are incremented in the same cache round trip that reads
+the access generation (see `permissions.access_generation`), so limits cost no extra round trip.
 """
 
 import time
+from dataclasses import dataclass
 
-from django.core.cache import cache
 from django.core.exceptions import ImproperlyConfigured
 
+from .cache import read_and_count
 from .conf import mcp_settings
 
 PERIODS = {"s": 1, "sec": 1, "second": 1, "m": 60, "min": 60, "minute": 60, "h": 3600, "hour": 3600, "d": 86400, "day": 86400}
@@ -34,37 +36,54 @@ class RateLimited(Exception):
         self.retry_after = retry_after
 
 
-def _hit(key, limit, period, now):
-    window = int(now // period)
-    cache_key = f"mcp_bridge:rate:{key}:{window}"
-    if cache.add(cache_key, 1, period + 1):
-        count = 1
-    else:
-        try:
-            count = cache.incr(cache_key)
-        except ValueError:  # expired between add and incr
-            cache.set(cache_key, 1, period + 1)
-            count = 1
-    return count <= limit, int(period - now % period) + 1
+@dataclass(frozen=True)
+class Limit:
+    """One rate limit that applies to a call: its counter in the current window and its budget."""
+
+    counter: str
+    count: int
+    period: int
+    message: str
+
+    @property
+    def timeout(self):
+        return self.period + 1
 
 
-def check_rate_limits(principal, tool_name, now=None):
-    """Count one call of *tool_name* by *principal*; raise RateLimited when a limit is exceeded."""
+def limits_for(principal, tool_name, now=None):
+    """The limits one call of *tool_name* by *principal* counts against, with this window's counters."""
     now = time.time() if now is None else now
     identity = principal.session_identity
-    limits = (
+    candidates = (
         (f"c:{identity}", parse_rate(mcp_settings.CALL_RATE),
          "Rate limit reached: at most {count} tool calls per {period} for this credential. "
          "Try again in {retry} s, and batch work into fewer calls where a tool allows it."),
         (f"t:{identity}:{tool_name}", parse_rate(mcp_settings.TOOL_RATES.get(tool_name)),
          f"Rate limit reached for {tool_name}: at most {{count}} calls per {{period}}. Try again in {{retry}} s."),
     )
-    for key, rate, message in limits:
-        if rate is None:
-            continue
-        allowed, retry = _hit(key, *rate, now)
-        if not allowed:
-            raise RateLimited(message.format(count=rate[0], period=_period_text(rate[1]), retry=retry), retry)
+    return [
+        Limit(f"mcp_bridge:rate:{key}:{int(now // rate[1])}", rate[0], rate[1], message)
+        for key, rate, message in candidates
+        if rate is not None
+    ]
+
+
+def enforce(limits, counts, now=None):
+    """Raise RateLimited for the first of *limits* whose count (after this call) is over budget."""
+    now = time.time() if now is None else now
+    for limit, count in zip(limits, counts):
+        if count > limit.count:
+            retry = int(limit.period - now % limit.period) + 1
+            raise RateLimited(limit.message.format(count=limit.count, period=_period_text(limit.period), retry=retry), retry)
+
+
+def check_rate_limits(principal, tool_name, now=None):
+    """Count one call of *tool_name* by *principal*; raise RateLimited when a limit is exceeded."""
+    now = time.time() if now is None else now
+    limits = limits_for(principal, tool_name, now)
+    _, counts = read_and_count(None, [(limit.counter, limit.timeout) for limit in limits]) if limits else (None, [])
+    enforce(limits, counts, now)
+
 
 def _period_text(seconds):
     return {1: "second", 60: "minute", 3600: "hour", 86400: "day"}.get(seconds, f"{seconds} s")
