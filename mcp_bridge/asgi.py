@@ -22,6 +22,7 @@ from .authentication import authenticate_token, remember_principal, remembered_p
 from .conf import mcp_settings
 from .exceptions import AuthenticationFailed
 from .server import PRINCIPAL_SCOPE_KEY, get_server, run_in_worker
+from .tools_list import answer_tools_list
 
 logger = logging.getLogger(__name__)
 
@@ -107,7 +108,11 @@ class McpAsgiApp:
         scope["user"] = AuthenticatedUser(
             AccessToken(token="", client_id=principal.session_identity, scopes=[], subject=str(principal.user_id))
         )
-        await self.mcp_app(scope, receive, send)
+        receive = await answer_tools_list(
+            self.bridge, principal, scope, receive, send, json_response=mcp_settings.JSON_RESPONSE
+        )
+        if receive is not None:
+            await self.mcp_app(scope, receive, send)
 
     def check_host_and_origin(self, headers):
         allowed = settings.ALLOWED_HOSTS

@@ -21,6 +21,7 @@ from mcp import types
 from mcp.server import Server
 from mcp.server.request_state import RequestStateBoundary, RequestStateSecurity
 from mcp.shared.exceptions import MCPError
+from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
 from . import __version__
 from .conf import mcp_settings
@@ -31,6 +32,7 @@ from .permissions import access_generation, prime_permissions
 from .requests import McpRequest
 from .sites import site as default_site
 from .throttling import RateLimited, enforce, limits_for
+from .tools_list import encode_result
 from .tools import ToolResult, to_json
 
 logger = logging.getLogger(__name__)
@@ -196,6 +198,7 @@ class McpBridgeServer:
         self._mcp_tools = {}
         self._header_schemas = {}
         self._tools_list_results = {}
+        self._tools_list_encoded = {}
         self._tools_list_registry = None
         self._log_levels = {}
 
@@ -207,8 +210,10 @@ class McpBridgeServer:
         that reads the access generation; `request.mcp_rate_counts` holds the outcome for the work
         to enforce once the tool is known to be visible.
         """
-        principal = principal_for(ctx)
-        meta = _http_meta(ctx)
+        return await self.run_unit(principal_for(ctx), _http_meta(ctx), work, tool_name=tool_name)
+
+    async def run_unit(self, principal, meta, work, *, tool_name=None):
+        """`in_django` for a caller known without a request context (*meta*: the request's META)."""
 
         def unit():
             signals.request_started.send(sender=McpBridgeServer, environ=meta)
@@ -276,6 +281,18 @@ class McpBridgeServer:
     def _visible_names(self, request, generation):
         return self.site.visible_tool_names(request, generation)
 
+    def _tools_list_key(self, protocol_version, names):
+        registry = self.site.registry
+        if registry is not self._tools_list_registry:
+            self._tools_list_results, self._tools_list_encoded = {}, {}
+            self._tools_list_registry = registry
+        return (protocol_version, names)
+
+    async def encoded_tools_list(self, principal, protocol_version, meta):
+        """Run the caller's unit of work; return the wire bytes of its tool list if already made, else None."""
+        names = await self.run_unit(principal, meta, self._visible_names)
+        return self._tools_list_encoded.get(self._tools_list_key(protocol_version, names))
+
     async def answer_tools_list(self, ctx, call_next):
         """Server middleware: answer tools/list with the finished wire result for the caller's tool set.
 
@@ -283,16 +300,13 @@ class McpBridgeServer:
         shaping it for the wire (validating and re-serializing every tool's schemas) costs far more
         than deciding what the caller may see. So every call still runs its Django unit of work
         (credential re-checked, permissions loaded, visibility decided), and the result the
-        normal pipeline produced for the same visible set is reused.
+        normal pipeline produced for the same visible set is reused. For 2026-07-28 its wire bytes
+        are kept too, for `tools_list.answer_tools_list` to answer before the SDK.
         """
         if ctx.method != "tools/list":
             return await call_next(ctx)
         names = await self.in_django(ctx, self._visible_names)
-        registry = self.site.registry
-        if registry is not self._tools_list_registry:
-            self._tools_list_results = {}
-            self._tools_list_registry = registry
-        key = (ctx.protocol_version, names)
+        key = self._tools_list_key(ctx.protocol_version, names)
         result = self._tools_list_results.get(key)
         if result is None:
             token = _listed_names.set(names)  # the handler lists exactly this set: no second unit of work
@@ -304,7 +318,10 @@ class McpBridgeServer:
                 return result
             if len(self._tools_list_results) >= _TOOLS_LIST_CACHE_SIZE:
                 self._tools_list_results.clear()
+                self._tools_list_encoded.clear()
             self._tools_list_results[key] = result
+        if ctx.protocol_version in MODERN_PROTOCOL_VERSIONS and key not in self._tools_list_encoded:
+            self._tools_list_encoded[key] = encode_result(result)  # answered before the SDK next time
         return dict(result)
 
     async def call_tool(self, ctx, params):
