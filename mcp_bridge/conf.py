@@ -34,7 +34,7 @@ DEFAULTS = {
     # the ORM (revoking or editing a key, deactivating a user, changing permissions) applies on the next
     # call in every process; only bulk updates and raw SQL wait up to this long. 0 re-checks the
     # credential in the database on every call.
-    "CREDENTIAL_CACHE_TIMEOUT": 60,
+    "CREDENTIAL_CACHE_TIMEOUT": 30,
     # Rate limits: all tool calls of one credential, and per tool ({"issue_refund": "30/min"}).
     # None disables a limit.
     "CALL_RATE": "1200/min",

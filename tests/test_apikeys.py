@@ -113,3 +113,69 @@ def test_admin_issues_a_key_once_and_revokes_it(admin_client, user):
     admin_client.post("/admin/mcp_bridge/apikey/", {"action": "revoke_keys", "_selected_action": [api_key.pk]})
     with pytest.raises(AuthenticationFailed):
         authenticate_token(raw)
+
+
+# -- the remembered credential (served from the process under the access generation) -------------
+
+
+def current_generation():
+    from mcp_bridge.permissions import permissions_generation
+
+    return permissions_generation()
+
+
+def test_remembered_credential_needs_no_query_and_gives_each_call_its_own_user(user, django_assert_num_queries):
+    _, raw = ApiKey.issue(user, "laptop")
+    principal = authenticate_token(raw)
+    first = principal.load_user(current_generation())  # loads the key and user, records the use
+    generation = current_generation()
+    with django_assert_num_queries(0):
+        second = principal.load_user(generation)
+        third = principal.load_user(generation)
+    assert first == second == third == user
+    assert second is not third  # nothing is shared between concurrent calls
+
+
+@pytest.mark.parametrize("change", ["revoke", "admin_bulk_revoke", "deactivate_user", "shorten_expiry"])
+def test_a_change_saved_through_django_applies_to_a_remembered_credential(user, admin_client, change):
+    api_key, raw = ApiKey.issue(user, "laptop")
+    principal = authenticate_token(raw)
+    principal.load_user(current_generation())
+    if change == "revoke":
+        api_key.revoke()
+    elif change == "admin_bulk_revoke":  # QuerySet.update inside the action: it must replace the generation itself
+        admin_client.post("/admin/mcp_bridge/apikey/", {"action": "revoke_keys", "_selected_action": [api_key.pk]})
+    elif change == "deactivate_user":
+        user.is_active = False
+        user.save()
+    else:
+        api_key.expires_at = timezone.now() - timedelta(seconds=1)
+        api_key.save()
+    with pytest.raises(AuthenticationFailed):
+        principal.load_user(current_generation())
+
+
+def test_remembered_credential_expires_on_time(user):
+    import time
+
+    _, raw = ApiKey.issue(user, "short-lived", expires_at=timezone.now() + timedelta(seconds=1))
+    principal = authenticate_token(raw)
+    generation = current_generation()
+    principal.load_user(generation)
+    time.sleep(1.1)
+    with pytest.raises(AuthenticationFailed, match="expired"):
+        principal.load_user(generation)  # nothing was saved: the expiry itself is checked on every call
+
+
+def test_last_used_is_written_at_most_once_per_interval(user, django_assert_num_queries):
+    api_key, raw = ApiKey.issue(user, "laptop")
+    principal = authenticate_token(raw)
+    generation = current_generation()
+    principal.load_user(generation)
+    api_key.refresh_from_db()
+    written = api_key.last_used_at
+    assert written is not None
+    with django_assert_num_queries(0):
+        principal.load_user(generation)
+    api_key.refresh_from_db()
+    assert api_key.last_used_at == written

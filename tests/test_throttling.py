@@ -65,3 +65,15 @@ async def test_limited_call_is_an_error_result_and_writes_nothing(demo, limits):
         assert not other.is_error
     assert await sync_to_async(Refund.objects.filter(order=order).count)() == 1
     assert local_principal(demo["support_agent"]).session_identity == f"local:{demo['support_agent'].pk}"
+
+
+def test_one_cache_instance_serves_every_thread():
+    """Django's `cache` is a different backend object per thread and per asyncio task (with RedisCache,
+    a new connection each time); mcp_bridge's counters and permission sets use one per process."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from mcp_bridge.cache import shared_cache
+
+    with ThreadPoolExecutor(4) as pool:
+        seen = set(pool.map(lambda _: id(shared_cache()), range(16)))
+    assert seen == {id(shared_cache())}
