@@ -21,7 +21,7 @@ from mcp.server.transport_security import TransportSecuritySettings
 from .authentication import authenticate_token, remember_principal, remembered_principal
 from .conf import mcp_settings
 from .exceptions import AuthenticationFailed
-from .server import PRINCIPAL_SCOPE_KEY, get_server, run_in_worker
+from .server import PRINCIPAL_SCOPE_KEY, freeze_startup_objects, get_server, run_in_worker
 from .tools_list import answer_tools_list
 
 logger = logging.getLogger(__name__)
@@ -76,6 +76,7 @@ class McpAsgiApp:
                 await send({"type": "lifespan.startup.failed", "message": str(exc)})
                 return
             self._running = manager_app
+            freeze_startup_objects()
             await send({"type": "lifespan.startup.complete"})
             message = await receive()
             self._running = None

@@ -39,6 +39,9 @@ DEFAULTS = {
     # None disables a limit.
     "CALL_RATE": "1200/min",
     "TOOL_RATES": {},
+    # Freeze the garbage collector's view of start-up objects when serving starts (see
+    # server.freeze_startup_objects): keeps full collections from stalling requests for ~80 ms.
+    "FREEZE_GC_AT_STARTUP": True,
     # An API key's last-used time is written at most this often, in seconds.
     "API_KEY_LAST_USED_INTERVAL": 60,
 }

@@ -6,6 +6,7 @@ request_finished signals, so database connections are opened, pooled and closed 
 """
 
 import contextvars
+import gc
 import hashlib
 import json
 import logging
@@ -154,6 +155,25 @@ async def run_in_worker(unit):
     contextvars are copied into the thread.
     """
     return await sync_to_async(unit, thread_sensitive=False, executor=_workers)()
+
+
+_frozen = False
+
+
+def freeze_startup_objects():
+    """Put everything allocated at start-up out of the garbage collector's reach, once per process.
+
+    Django, the SDK's pydantic models and the tool registry leave ~170,000 tracked objects that
+    live as long as the process; every full collection scanned them all, an ~80 ms stall of the
+    event loop every few thousand calls (the p99 at one connection). Frozen, a full collection
+    scans only what requests allocate (~1 ms). Off with MCP_BRIDGE['FREEZE_GC_AT_STARTUP'] = False.
+    """
+    global _frozen
+    if _frozen or not mcp_settings.FREEZE_GC_AT_STARTUP:
+        return
+    _frozen = True
+    gc.collect()
+    gc.freeze()
 
 
 def _mentions_key(schema, key):

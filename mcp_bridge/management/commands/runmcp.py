@@ -23,7 +23,7 @@ class Command(BaseCommand):
         from mcp.server.stdio import stdio_server
 
         from mcp_bridge.authentication import local_principal
-        from mcp_bridge.server import current_principal, get_server
+        from mcp_bridge.server import current_principal, freeze_startup_objects, get_server
 
         try:
             account = get_user_model()._default_manager.get_by_natural_key(user)
@@ -34,6 +34,7 @@ class Command(BaseCommand):
         bridge = get_server()
         bridge.site.registry  # build now, so annotation errors stop the command before serving
         current_principal.set(local_principal(account))
+        freeze_startup_objects()
         sys.stderr.write(f"mcp_bridge: serving MCP over stdio as {user!r}\n")
 
         async def serve():
