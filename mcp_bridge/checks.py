@@ -97,3 +97,37 @@ def check_annotations(app_configs=None, **kwargs):
                 id="mcp_bridge.W004",
             ))
     return messages
+
+
+# Backends whose entries other processes cannot see (or that keep nothing at all).
+_PROCESS_LOCAL_CACHES = {"django.core.cache.backends.locmem.LocMemCache"}
+_DUMMY_CACHES = {"django.core.cache.backends.dummy.DummyCache"}
+
+
+@checks.register("mcp_bridge", deploy=False)
+def check_cache(app_configs=None, **kwargs):
+    """The cache holds the access generation every call reads: revocation reaches other processes only through it."""
+    from django.conf import settings
+
+    alias = mcp_settings.CACHE_ALIAS
+    config = settings.CACHES.get(alias)
+    if config is None:
+        return [_error(
+            f"MCP_BRIDGE['CACHE_ALIAS'] is {alias!r}, which is not a key of CACHES.", None, "mcp_bridge.E005",
+            hint=f"Use one of {', '.join(map(repr, settings.CACHES))}, or add {alias!r} to CACHES.",
+        )]
+    backend = config.get("BACKEND", "")
+    if backend in _DUMMY_CACHES:
+        return [checks.Warning(
+            f"The cache {alias!r} is a DummyCache: rate limits never trigger and permission sets are loaded on every call.",
+            hint="Point MCP_BRIDGE['CACHE_ALIAS'] at a real cache (Redis in production).", id="mcp_bridge.W005",
+        )]
+    if backend in _PROCESS_LOCAL_CACHES:
+        return [checks.Warning(
+            f"The cache {alias!r} is local to each process: a key revoked, a user deactivated or a grant removed in "
+            "one process reaches the others only after CREDENTIAL_CACHE_TIMEOUT / PERMISSION_CACHE_TIMEOUT, and "
+            "each process counts rate limits on its own.",
+            hint="With more than one process (gunicorn workers, runmcp beside the server), use Redis, Memcached, the "
+            "database or a file cache for MCP_BRIDGE['CACHE_ALIAS'].", id="mcp_bridge.W006",
+        )]
+    return []

@@ -6,7 +6,7 @@ from django.core import checks
 
 from customers.models import Customer, Order
 from mcp_bridge import McpAdminMixin
-from mcp_bridge.checks import check_annotations, check_model_admin
+from mcp_bridge.checks import check_annotations, check_cache, check_model_admin
 from mcp_bridge.sites import site
 
 
@@ -22,6 +22,24 @@ def ids(messages):
 
 def test_demo_annotations_are_clean():
     assert [m for m in check_annotations() if m.level >= checks.WARNING] == []
+    assert check_cache() == []
+
+
+@pytest.mark.parametrize("backend, expected", [
+    ("django.core.cache.backends.locmem.LocMemCache", ["mcp_bridge.W006"]),
+    ("django.core.cache.backends.dummy.DummyCache", ["mcp_bridge.W005"]),
+    ("django.core.cache.backends.filebased.FileBasedCache", []),
+])
+def test_cache_that_other_processes_cannot_see_is_reported(settings, tmp_path, backend, expected):
+    settings.CACHES = {**settings.CACHES, "mcp": {"BACKEND": backend, "LOCATION": str(tmp_path)}}
+    settings.MCP_BRIDGE = {**settings.MCP_BRIDGE, "CACHE_ALIAS": "mcp"}
+    assert ids(check_cache()) == expected
+
+
+def test_cache_alias_must_exist(settings):
+    settings.MCP_BRIDGE = {**settings.MCP_BRIDGE, "CACHE_ALIAS": "missing"}
+    messages = check_cache()
+    assert ids(messages) == ["mcp_bridge.E005"] and "'default'" in messages[0].hint
 
 
 def test_unknown_field():

@@ -34,7 +34,7 @@ class Command(BaseCommand):
         bridge = get_server()
         bridge.site.registry  # build now, so annotation errors stop the command before serving
         current_principal.set(local_principal(account))
-        freeze_startup_objects()
+        freeze_startup_objects(collect=False)  # the first response is not delayed by a full collection
         sys.stderr.write(f"mcp_bridge: serving MCP over stdio as {user!r}\n")
 
         async def serve():
