@@ -7,7 +7,6 @@ the caller is authenticated before the SDK sees the request.
 
 import json
 import logging
-import time
 from contextlib import AsyncExitStack
 from urllib.parse import urlsplit
 
@@ -132,7 +131,7 @@ class McpAsgiApp:
 
     async def authenticate(self, token):
         principal = remembered_principal(token)
-        if principal is not None and (principal.expires_at is None or principal.expires_at.timestamp() > time.time()):
+        if principal is not None:
             return principal
         principal = await run_in_worker(lambda: _authenticate_in_request(token))
         remember_principal(token, principal)

@@ -164,10 +164,14 @@ _principals = {}
 
 
 def remembered_principal(token):
+    """The principal verified for *token* in the last PRINCIPAL_CACHE_SECONDS, unless it has expired since."""
     cached = _principals.get(token)
     if cached is None or cached[1] <= time.monotonic():
         return None
-    return cached[0]
+    principal = cached[0]
+    if principal.expires_at is not None and principal.expires_at <= timezone.now():
+        return None
+    return principal
 
 
 def remember_principal(token, principal):

@@ -29,7 +29,7 @@ def shared_cache():
 
 
 def read_and_count(read_key, counters=()):
-    """Read *read_key* (if not None) and count one hit on each `(key, timeout)` counter; return (value, counts).
+    """Read *read_key* and count one hit on each `(key, timeout)` counter; return (value, counts).
 
     A counter starts at 1 in a new window and expires *timeout* seconds after its first hit. With
     Django's RedisCache all of it is one pipelined round trip; other backends use get/add/incr.
@@ -37,22 +37,18 @@ def read_and_count(read_key, counters=()):
     cache = shared_cache()
     if isinstance(cache, RedisCache):
         return _redis_read_and_count(cache, read_key, counters)
-    value = None if read_key is None else cache.get(read_key)
-    return value, [_count(cache, key, timeout) for key, timeout in counters]
+    return cache.get(read_key), [_count(cache, key, timeout) for key, timeout in counters]
 
 
 def _redis_read_and_count(cache, read_key, counters):
     client = cache._cache.get_client(write=True)  # the primary: counters are written, the read must be fresh
     pipe = client.pipeline(transaction=False)
-    if read_key is not None:
-        pipe.get(cache.make_and_validate_key(read_key))
+    pipe.get(cache.make_and_validate_key(read_key))
     for key, timeout in counters:
         redis_key = cache.make_and_validate_key(key)
         pipe.set(redis_key, 0, ex=timeout, nx=True)  # Django's RedisCache stores ints unpickled, as incr() does
         pipe.incr(redis_key)
     replies = pipe.execute()
-    if read_key is None:
-        return None, replies[1::2]
     raw = replies[0]
     return (None if raw is None else cache._cache._serializer.loads(raw)), replies[2::2]
 

@@ -10,7 +10,6 @@ from dataclasses import dataclass
 
 from django.core.exceptions import ImproperlyConfigured
 
-from .cache import read_and_count
 from .conf import mcp_settings
 
 PERIODS = {"s": 1, "sec": 1, "second": 1, "m": 60, "min": 60, "minute": 60, "h": 3600, "hour": 3600, "d": 86400, "day": 86400}
@@ -75,14 +74,6 @@ def enforce(limits, counts, now=None):
         if count > limit.count:
             retry = int(limit.period - now % limit.period) + 1
             raise RateLimited(limit.message.format(count=limit.count, period=_period_text(limit.period), retry=retry), retry)
-
-
-def check_rate_limits(principal, tool_name, now=None):
-    """Count one call of *tool_name* by *principal*; raise RateLimited when a limit is exceeded."""
-    now = time.time() if now is None else now
-    limits = limits_for(principal, tool_name, now)
-    _, counts = read_and_count(None, [(limit.counter, limit.timeout) for limit in limits]) if limits else (None, [])
-    enforce(limits, counts, now)
 
 
 def _period_text(seconds):

@@ -179,3 +179,14 @@ def test_last_used_is_written_at_most_once_per_interval(user, django_assert_num_
         principal.load_user(generation)
     api_key.refresh_from_db()
     assert api_key.last_used_at == written
+
+
+def test_only_a_last_login_save_keeps_the_access_generation(user):
+    """Every admin log-in saves last_login; that alone must not throw away every cached set."""
+    before = current_generation()
+    user.last_login = timezone.now()
+    user.save(update_fields=["last_login"])
+    assert current_generation() == before
+    user.is_staff = True
+    user.save(update_fields=["last_login", "is_staff"])
+    assert current_generation() != before

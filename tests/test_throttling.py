@@ -6,7 +6,8 @@ from django.core.exceptions import ImproperlyConfigured
 
 from customers.models import Order, Refund
 from mcp_bridge.authentication import Principal, local_principal
-from mcp_bridge.throttling import RateLimited, check_rate_limits, parse_rate
+from mcp_bridge.permissions import access_generation
+from mcp_bridge.throttling import RateLimited, enforce, limits_for, parse_rate
 
 from .conftest import mcp_client
 
@@ -18,6 +19,13 @@ def limits(settings):
         cache.clear()
 
     return apply
+
+
+def check_rate_limits(principal, tool_name, now):
+    """Count one call as a tool call's unit of work does: in the round trip that reads the access generation."""
+    limits = limits_for(principal, tool_name, now)
+    _, counts = access_generation([(limit.counter, limit.timeout) for limit in limits])
+    enforce(limits, counts, now)
 
 
 def test_parse_rate():
@@ -65,6 +73,20 @@ async def test_limited_call_is_an_error_result_and_writes_nothing(demo, limits):
         assert not other.is_error
     assert await sync_to_async(Refund.objects.filter(order=order).count)() == 1
     assert local_principal(demo["support_agent"]).session_identity == f"local:{demo['support_agent'].pk}"
+
+
+@pytest.mark.anyio
+async def test_calls_of_hidden_tools_count_against_the_call_rate(demo, limits):
+    """Probing for tools the caller may not see spends the same budget as real calls."""
+    from mcp.shared.exceptions import MCPError
+
+    limits(call_rate="2/min")
+    async with mcp_client(demo["analyst"]) as client:
+        for _ in range(2):
+            with pytest.raises(MCPError, match="Unknown tool"):
+                await client.call_tool("issue_refund", {"order_id": 1, "amount": 1, "reason": "probe"})
+        limited = await client.call_tool("search_customers", {})
+        assert limited.is_error and "Rate limit reached" in limited.content[0].text
 
 
 def test_one_cache_instance_serves_every_thread():
