@@ -15,3 +15,17 @@ class ToolError(Exception):
 
 class AuthenticationFailed(Exception):
     """The credential presented was missing, malformed, unknown, expired or revoked."""
+
+
+class ServiceUnavailable(Exception):
+    """A backing service (database, cache, broker) failed or is saturated; the caller should retry.
+
+    Never shown to a client as an internal error: tool calls get an `isError` result, other requests
+    a retryable JSON-RPC error, HTTP requests before the SDK a 503 with Retry-After. The cause is
+    logged, not sent.
+    """
+
+    def __init__(self, message="The server is busy; retry in a few seconds.", *, retry_after=2):
+        super().__init__(message)
+        self.message = message
+        self.retry_after = retry_after
