@@ -2,7 +2,9 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
+# `make demo PORT=9000` serves elsewhere; mcp_config reads PORT, so it prints the URL the server uses.
 PORT ?= 8000
+demo: export PORT := $(PORT)
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -12,23 +14,36 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
 	touch $@
 
+# What the tests use beyond Python: the pinned Node clients (tests/external, npm ci) and wrk (bench smoke
+# run). Installed here, never by a test.
+NODE_TOOLS := tests/external/node_modules/.mcp-bridge-installed
+
+$(NODE_TOOLS): tests/external/package-lock.json | $(VENV)/.installed
+	$(BIN)/python -m tests.external.tooling
+
+wrk:
+	@command -v wrk >/dev/null 2>&1 || { export DEBIAN_FRONTEND=noninteractive; \
+	  apt-get install -y -qq wrk >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq wrk; }; }
+
 install: $(VENV)/.installed
+
+test-tools: install $(NODE_TOOLS) wrk
 
 demo: install
 	$(BIN)/python manage.py migrate --verbosity 0
 	$(BIN)/python manage.py seed_demo --customers 1000
 	@KEY=$$($(BIN)/python manage.py mcp_apikey create --user support_agent --name "demo key" 2>/dev/null) && \
-	  $(BIN)/python manage.py mcp_config --user support_agent --url http://127.0.0.1:$(PORT) --api-key $$KEY
+	  $(BIN)/python manage.py mcp_config --user support_agent --api-key $$KEY
 	$(BIN)/uvicorn config.asgi:application --host 127.0.0.1 --port $(PORT) --timeout-graceful-shutdown 5
 
-test: install
+test: test-tools
 	$(BIN)/python -m pytest
 
 # Benchmark against a plain Django view (PostgreSQL at 127.0.0.1:5432, wrk; see BENCHMARKS.md).
-bench: install
+bench: install wrk
 	$(BIN)/python bench/run.py
 
-bench-smoke: install
+bench-smoke: install wrk
 	$(BIN)/python bench/run.py --smoke
 
-.PHONY: install demo test bench bench-smoke
+.PHONY: install test-tools wrk demo test bench bench-smoke

@@ -88,26 +88,12 @@ def log(*parts):
 
 # -- tools -----------------------------------------------------------------------------------------
 def ensure_wrk():
-    """Return the wrk binary, installing it with apt-get when missing; exit with a message if impossible."""
+    """Return the wrk binary; exit with a message if it is missing (`make install` installs it)."""
     found = shutil.which("wrk")
     if found:
         return found
-    apt = shutil.which("apt-get")
-    if apt:
-        log("wrk is missing; installing it with apt-get install -y wrk")
-        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-        sudo = [] if os.geteuid() == 0 else (["sudo", "-n"] if shutil.which("sudo") else [])
-        result = subprocess.run([*sudo, apt, "install", "-y", "-qq", "wrk"], env=env, capture_output=True, text=True)
-        if result.returncode != 0:
-            subprocess.run([*sudo, apt, "update", "-qq"], env=env, capture_output=True, text=True)
-            result = subprocess.run([*sudo, apt, "install", "-y", "-qq", "wrk"], env=env, capture_output=True, text=True)
-        found = shutil.which("wrk")
-        if found:
-            return found
-        detail = (result.stderr or result.stdout).strip().splitlines()[-1:] if result else []
-        sys.exit(f"bench: wrk is not installed and `apt-get install -y wrk` failed ({' '.join(detail)}). "
-                 "Install wrk (https://github.com/wg/wrk) and run again.")
-    sys.exit("bench: wrk is not installed and apt-get is not available. Install wrk (https://github.com/wg/wrk) and run again.")
+    sys.exit("bench: wrk is not installed. Run `make install` (it installs wrk with apt-get), or install wrk "
+             "(https://github.com/wg/wrk) yourself, and run again.")
 
 
 def cores():

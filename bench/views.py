@@ -50,7 +50,7 @@ def _json(data, status=200):
 
 
 def _customer_admin():
-    return admin.site._registry[Customer]
+    return admin.site.get_model_admin(Customer)
 
 
 def _serializer_class():

@@ -8,19 +8,25 @@ import os
 
 from django.core.exceptions import ImproperlyConfigured
 
-from .settings import *  # noqa: F403
-from .settings import MCP_BRIDGE, MIDDLEWARE, env_bool
 
-
-def required(name):
+def required(name, hint=""):
     value = os.environ.get(name)
     if not value:
-        raise ImproperlyConfigured(f"Set the {name} environment variable for the production profile.")
+        raise ImproperlyConfigured(f"Set the {name} environment variable for the production profile.{hint}")
     return value
 
 
+# Checked before the demo settings load: without it they would generate a key of their own.
+required(
+    "DJANGO_SECRET_KEY",
+    " Use a long random value, kept secret and the same in every process, e.g. the output of "
+    "`python -c 'from django.core.management.utils import get_random_secret_key; print(get_random_secret_key())'`.",
+)
+
+from .settings import *  # noqa: E402,F403  (SECRET_KEY: DJANGO_SECRET_KEY)
+from .settings import MCP_BRIDGE, MIDDLEWARE, env_bool  # noqa: E402
+
 DEBUG = False
-SECRET_KEY = required("DJANGO_SECRET_KEY")
 required("DATABASE_URL")  # settings.database_settings() reads it, with the pool on
 required("REDIS_URL")  # settings.CACHES reads it
 

@@ -5,9 +5,12 @@ SQLite and no other server; set DATABASE_URL (PostgreSQL) and CELERY_BROKER_URL 
 """
 
 import os
+import tempfile
 from pathlib import Path
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+from django.core.management.utils import get_random_secret_key
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("VAR_DIR", BASE_DIR / "var"))
@@ -26,9 +29,33 @@ def env_list(name, default):
     return [item.strip() for item in value.split(",") if item.strip()] if value else default
 
 
+def local_secret_key(path):
+    """This checkout's own SECRET_KEY: generated into *path* (readable by its owner only) once, then reused.
+
+    Every process of the checkout (the server, runmcp, manage.py) reads the same file, and cursors,
+    sessions and sealed request state survive restarts; no key is ever published with the source.
+    """
+    try:
+        key = path.read_text().strip()
+    except FileNotFoundError:
+        descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")  # mode 0600
+        with os.fdopen(descriptor, "w") as file:
+            file.write(get_random_secret_key() + "\n")
+        try:
+            os.link(temporary, path)  # atomic, and never replaces the key of a process that came first
+        except FileExistsError:
+            pass
+        finally:
+            os.unlink(temporary)
+        key = path.read_text().strip()
+    if not key:
+        raise ImproperlyConfigured(f"{path} is empty: delete it to generate a new key, or set DJANGO_SECRET_KEY.")
+    return key
+
+
 DEBUG = env_bool("DJANGO_DEBUG", False)
-# The fallback key is only for local demos; production must set DJANGO_SECRET_KEY.
-SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "insecure-demo-key-change-me-" + "0" * 24)
+# Production sets DJANGO_SECRET_KEY (config.production refuses to start without it).
+SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY") or local_secret_key(VAR_DIR / "secret_key")
 ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"])
 
 INSTALLED_APPS = [
@@ -109,7 +136,9 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # one is seen by all: Redis in production, a directory under VAR_DIR otherwise.
 CACHES = {
     "default": (
-        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": os.environ["REDIS_URL"]}
+        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": os.environ["REDIS_URL"],
+         # Redis connections per process: at least MCP_BRIDGE['MAX_CONCURRENT_REQUESTS'] (check W010).
+         "OPTIONS": {"max_connections": int(os.environ.get("REDIS_MAX_CONNECTIONS", 100))}}
         if os.environ.get("REDIS_URL")
         else {"BACKEND": "django.core.cache.backends.filebased.FileBasedCache", "LOCATION": str(VAR_DIR / "cache")}
     )

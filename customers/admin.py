@@ -163,7 +163,7 @@ class RefundAdmin(McpAdminMixin, admin.ModelAdmin):
                 f"Refunds over {LARGE_REFUND_THRESHOLD} EUR need the 'Can issue refunds over 500 EUR' permission. "
                 f"Refund at most {LARGE_REFUND_THRESHOLD} EUR, or ask a supervisor."
             )
-        order_admin = self.admin_site._registry[Order]
+        order_admin = self.admin_site.get_model_admin(Order)
         # Lock the order so two refunds cannot both spend the same remaining amount.
         order = order_admin.get_queryset(request).select_for_update().filter(pk=data["order_id"]).first()
         if order is None:

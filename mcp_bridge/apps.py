@@ -10,7 +10,7 @@ class McpBridgeConfig(AppConfig):
     def ready(self):
         from django.contrib.auth import get_user_model
 
-        from . import checks  # noqa: F401  (registers system checks)
+        from . import capacity, checks  # noqa: F401  (register system checks)
         from .authentication import forget_credentials
         from .conf import mcp_settings
         from .grants import sync_tool_permissions

@@ -3,6 +3,9 @@
 The MCP path skips Django's middleware stack (MCP clients are not browsers: no sessions, CSRF or
 cookies) but keeps what matters from it: Host and Origin are checked against ALLOWED_HOSTS, and
 the caller is authenticated before the SDK sees the request.
+
+A project's asgi.py imports this module before Django is set up, so it imports nothing that needs
+the app registry at module level: those imports happen when the application is built or called.
 """
 
 import json
@@ -12,23 +15,37 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core import signals
+from django.core.asgi import get_asgi_application as get_django_asgi_application
+from django.db import DatabaseError
 from django.http.request import split_domain_port, validate_host
 from mcp.server.auth.middleware.bearer_auth import AuthenticatedUser
 from mcp.server.auth.provider import AccessToken
 from mcp.server.transport_security import TransportSecuritySettings
 
-from .authentication import authenticate_token, remember_principal, remembered_principal
 from .conf import mcp_settings
-from .exceptions import AuthenticationFailed
-from .server import PRINCIPAL_SCOPE_KEY, freeze_startup_objects, get_server, run_in_worker
+from .exceptions import AuthenticationFailed, ServiceUnavailable
 from .tools_list import answer_tools_list
 
 logger = logging.getLogger(__name__)
 
+
+def get_asgi_application(*, site=None):
+    """Set Django up and return its ASGI application with the MCP endpoint mounted beside it.
+
+    The counterpart of `django.core.asgi.get_asgi_application` for a project's asgi.py.
+    """
+    return McpAsgiApp(get_django_asgi_application(), site=site)
+
+
 class McpAsgiApp:
-    """Wrap Django's ASGI handler and serve MCP beside it, with the ASGI lifespan handled."""
+    """Wrap Django's ASGI handler and serve MCP beside it, with the ASGI lifespan handled.
+
+    Build it after Django is set up (after `django.core.asgi.get_asgi_application()`).
+    """
 
     def __init__(self, django_app, *, site=None):
+        from .server import get_server  # needs the app registry
+
         self.django_app = django_app
         self.bridge = get_server(site)
         self.path = "/" + mcp_settings.PATH.strip("/")
@@ -62,6 +79,8 @@ class McpAsgiApp:
         Each cycle gets a fresh manager, since one can run only once: servers such as Mangum on
         AWS Lambda run a startup/shutdown cycle per invocation.
         """
+        from .server import freeze_startup_objects  # needs the app registry
+
         message = await receive()
         if message["type"] != "lifespan.startup":  # pragma: no cover - protocol violation
             return
@@ -82,6 +101,8 @@ class McpAsgiApp:
         await send({"type": "lifespan.shutdown.complete"})
 
     async def handle_mcp(self, scope, receive, send):
+        from .server import PRINCIPAL_SCOPE_KEY  # needs the app registry
+
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
         host_error = self.check_host_and_origin(headers)
         if host_error is not None:
@@ -99,6 +120,10 @@ class McpAsgiApp:
             principal = await self.authenticate(token.strip())
         except AuthenticationFailed as exc:
             await self.unauthorized(send, str(exc), error="invalid_token")
+            return
+        except (DatabaseError, ServiceUnavailable) as exc:
+            logger.error("Could not check an MCP bearer token: a backing service failed", exc_info=exc)
+            await self.service_unavailable(send, exc if isinstance(exc, ServiceUnavailable) else ServiceUnavailable())
             return
         scope = dict(scope)
         scope["path"] = self.path  # serve /mcp and /mcp/ alike, with no redirect
@@ -130,6 +155,9 @@ class McpAsgiApp:
         return None
 
     async def authenticate(self, token):
+        from .authentication import remember_principal, remembered_principal  # need the app registry
+        from .server import run_in_worker
+
         principal = remembered_principal(token)
         if principal is not None:
             return principal
@@ -145,8 +173,17 @@ class McpAsgiApp:
             send, 401, {"error": error or "unauthorized", "error_description": description}, [("www-authenticate", challenge)]
         )
 
+    async def service_unavailable(self, send, busy):
+        """503 with Retry-After: the credential could not be checked now; the client should retry."""
+        await _json_response(
+            send, 503, {"error": "temporarily_unavailable", "error_description": busy.message},
+            [("retry-after", str(busy.retry_after))],
+        )
+
 
 def _authenticate_in_request(token):
+    from .authentication import authenticate_token  # needs the app registry
+
     signals.request_started.send(sender=McpAsgiApp)
     try:
         return authenticate_token(token)

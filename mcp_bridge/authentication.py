@@ -4,7 +4,8 @@ An authentication class turns a bearer token into a `Principal` (or None: "not m
 token"); the principal then loads the user inside each call's unit of work. The verified
 credential and its user are remembered in the process under the access generation, which every
 change saved to users, permissions or credentials replaces (see `permissions`): a revoked key or a
-deactivated user is refused on the very next call, in every process, without a query per call.
+deactivated user is refused on the very next call, in every process, without a credential query
+per call.
 """
 
 import hmac

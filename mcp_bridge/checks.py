@@ -1,56 +1,88 @@
-"""System checks for MCP annotations, reported at startup with ids and hints.
+"""System checks for mcp_bridge, reported by `manage.py check` (and runserver, migrate) with ids and hints.
 
-Ids: E0xx ModelAdmin options, E1xx tools and prompts, W0xx risky or lossy configurations.
+Each id has exactly one cause, and each message names the object at fault (`obj`: a ModelAdmin class,
+a decorated function, or None for settings). Mistakes found while the registry is built are raised
+where they are made as `AnnotationError`, which carries its id, hint and object; a server that builds
+the registry at start-up refuses to start with the same message.
+
+Settings and ModelAdmin options
+  E001  'mcp_operations' is not a list or tuple.
+  E002  'mcp_operations' contains something that is not an operation.
+  E003  'mcp_fields', 'mcp_write_fields' or 'mcp_redacted_fields' names something that is not a field.
+  E004  'mcp_actions' names something that is not one of the admin's actions.
+  E005  MCP_BRIDGE['CACHE_ALIAS'] is not a key of CACHES.
+  E006  MCP_BRIDGE has a key that is not a setting (a misspelt key would be ignored).
+  E007  A writable relation points at a model that the ModelAdmin's admin site does not register.
+  E008  'mcp_related_resources' names something that is not a reverse relation.
+  E009  'mcp_related_resources' is set on a ModelAdmin without the 'get' operation.
+  E010  'mcp_related_resources' names a relation whose model is not exposed with 'search'.
+Tools, prompts and resources
+  E101  Two tools have the same name.
+  E102  Two prompts have the same name.
+  E103  A tool or prompt name is not snake_case.
+  E104  A tool, prompt or resource has no description.
+  E105  A tool has both an input_serializer and an input_schema.
+  E106  A prompt's requires_tools names a tool that does not exist.
+  E107  A tool's admin-style permission has no has_<name>_permission() method on its ModelAdmin.
+  E108  A tool that belongs to no ModelAdmin has an admin-style permission.
+  E109  A tool's 'app_label.codename' permission names an app label that is not installed.
+Warnings
+  W001  A list_filter entry is not a model field path, so search tools cannot offer it.
+  W002  'search' is exposed without search_fields or list_filter.
+  W003  A tool's description is short.
+  W004  A write tool requires no model permission, only its per-tool grant.
+  W005  The MCP cache is a DummyCache.
+  W006  The MCP cache is local to each process.
+  W007  A function marked @mcp_bridge.tool or @mcp_bridge.prompt is served by no registered ModelAdmin.
+  W010  The MCP cache's Redis pool is smaller than MAX_CONCURRENT_REQUESTS (registered in capacity.py).
+  W011  A database connection pool is smaller than MAX_CONCURRENT_REQUESTS (registered in capacity.py).
 """
 
+import difflib
+
 from django.core import checks
-from django.core.exceptions import FieldDoesNotExist, ImproperlyConfigured
+from django.core.exceptions import FieldDoesNotExist
+from rest_framework.relations import ManyRelatedField
 
-from .conf import mcp_settings
-from .options import OPERATIONS, McpAdminMixin
+from .admin_sites import mcp_admins, model_admin_for
+from .conf import DEFAULTS, mcp_settings
+from .exceptions import AnnotationError
+from .model_tools import unknown_action_error
+from .options import OPERATIONS
+from .serializers import ScopedPrimaryKeyRelatedField
+from .sites import describe, site, unknown_operation_error
 
 
-def _mcp_admins():
-    for admin_site in mcp_settings.ADMIN_SITES:
-        for model_admin in admin_site._registry.values():
-            if isinstance(model_admin, McpAdminMixin):
-                yield model_admin
-
-
-def _error(msg, obj, id, hint=None):
-    return checks.Error(msg, hint=hint, obj=obj, id=id)
+def as_check_message(error):
+    """The checks.Error for an AnnotationError raised while building the registry."""
+    return checks.Error(error.message, hint=error.hint, obj=error.obj, id=error.id)
 
 
 def check_model_admin(model_admin):
+    """Check one ModelAdmin's MCP options (E001-E004, W002) without building anything."""
     errors = []
     cls = type(model_admin)
     opts = model_admin.model._meta
     operations = model_admin.mcp_operations
     if not isinstance(operations, (list, tuple)):
-        return [_error("The value of 'mcp_operations' must be a list or tuple.", cls, "mcp_bridge.E001")]
+        return [checks.Error("The value of 'mcp_operations' must be a list or tuple.", obj=cls, id="mcp_bridge.E001")]
     for operation in operations:
         if operation not in OPERATIONS:
-            errors.append(_error(
-                f"The value of 'mcp_operations' contains {operation!r}, which is not an operation.", cls, "mcp_bridge.E002",
-                hint=f"Use any of {', '.join(OPERATIONS)}.",
-            ))
+            errors.append(as_check_message(unknown_operation_error(model_admin, operation)))
     for option in ("mcp_fields", "mcp_write_fields", "mcp_redacted_fields"):
         value = getattr(model_admin, option)
         for index, name in enumerate(value or ()):
             try:
                 opts.get_field(name)
             except FieldDoesNotExist:
-                errors.append(_error(
+                errors.append(checks.Error(
                     f"The value of '{option}[{index}]' refers to {name!r}, which is not a field of '{opts.label}'.",
-                    cls, "mcp_bridge.E003",
                     hint=f"Fields of {opts.label}: {', '.join(f.name for f in opts.get_fields() if f.concrete)}.",
+                    obj=cls, id="mcp_bridge.E003",
                 ))
-    for index, name in enumerate(model_admin.mcp_actions):
+    for name in model_admin.mcp_actions:
         if model_admin.get_action(name) is None:
-            errors.append(_error(
-                f"The value of 'mcp_actions[{index}]' refers to {name!r}, which is not an action of {cls.__qualname__}.",
-                cls, "mcp_bridge.E004", hint="List the action in the ModelAdmin's `actions` first.",
-            ))
+            errors.append(as_check_message(unknown_action_error(model_admin, name)))
     if "search" in operations and not model_admin.search_fields and not model_admin.list_filter:
         errors.append(checks.Warning(
             f"{cls.__qualname__} exposes 'search' without search_fields or list_filter, so callers can only page.",
@@ -59,24 +91,42 @@ def check_model_admin(model_admin):
     return errors
 
 
+def check_writable_relations(exposure):
+    """E007: every relation create/update accept must be scoped by the related model's admin, so it must have one."""
+    model_admin = exposure.model_admin
+    if not {"create", "update"} & set(model_admin.get_mcp_operations()):
+        return []
+    errors = []
+    for name, field in exposure.write_serializer_class().fields.items():
+        relation = field.child_relation if isinstance(field, ManyRelatedField) else field
+        if field.read_only or not isinstance(relation, ScopedPrimaryKeyRelatedField):
+            continue
+        related = relation.queryset.model._meta.label
+        if model_admin_for(exposure.admin_site, relation.queryset.model) is None:
+            errors.append(checks.Error(
+                f"{type(model_admin).__qualname__} lets MCP callers set {name!r}, a relation to '{related}', which the "
+                f"admin site {exposure.admin_site.name!r} does not register, so no {related} can be chosen.",
+                hint=f"Register {related} in that admin site (its get_queryset() decides which rows callers may "
+                f"choose), or remove {name!r} from mcp_write_fields.",
+                obj=type(model_admin), id="mcp_bridge.E007",
+            ))
+    return errors
+
+
 @checks.register("mcp_bridge")
 def check_annotations(app_configs=None, **kwargs):
     messages = []
-    for model_admin in _mcp_admins():
+    for _, _, model_admin in mcp_admins():
         messages += check_model_admin(model_admin)
     if any(m.level >= checks.ERROR for m in messages):
         return messages  # the registry cannot be built meaningfully
-    from .sites import site
-
     site.reset()
     try:
         registry = site.registry
-    except ImproperlyConfigured as exc:
-        code = "mcp_bridge.E101" if "Two MCP tools are named" in str(exc) else "mcp_bridge.E102"
-        return messages + [_error(str(exc), None, code, hint="Fix the MCP annotation named in the message.")]
-    except (ValueError, LookupError) as exc:
-        return messages + [_error(str(exc), None, "mcp_bridge.E103", hint="Give every tool and prompt a snake_case name and a description.")]
+    except AnnotationError as error:
+        return messages + [as_check_message(error)]
     for exposure in registry.exposures.values():
+        messages += check_writable_relations(exposure)
         for entry in exposure.skipped_filters:
             messages.append(checks.Warning(
                 f"list_filter entry {entry!r} of {type(exposure.model_admin).__qualname__} is not a model field path, "
@@ -85,18 +135,53 @@ def check_annotations(app_configs=None, **kwargs):
                 obj=type(exposure.model_admin), id="mcp_bridge.W001",
             ))
     for tool in registry.tools.values():
+        owner = registry.tool_owners[tool.name]
         if len(tool.description) < 40:
             messages.append(checks.Warning(
                 f"Tool {tool.name!r} has a short description ({len(tool.description)} characters).",
-                hint="Say what it does, when to use it, what it returns and its limits.", id="mcp_bridge.W003",
+                hint="Say what it does, when to use it, what it returns and its limits.", obj=owner, id="mcp_bridge.W003",
             ))
         if not tool.read_only and tool.kind == "custom" and not getattr(tool, "permissions", ()):
             messages.append(checks.Warning(
                 f"Write tool {tool.name!r} requires no model permission, only its per-tool grant.",
                 hint="Pass permissions=('change',) or an 'app_label.codename' so the admin's permissions apply too.",
-                id="mcp_bridge.W004",
+                obj=owner, id="mcp_bridge.W004",
             ))
-    return messages
+    return messages + check_annotated_functions(registry)
+
+
+def check_annotated_functions(registry):
+    """W007: a decorator only annotates; a function no registered ModelAdmin carries would be silently ignored."""
+    from .decorators import annotated_functions
+
+    return [
+        checks.Warning(
+            f"{describe(func)} is marked with @mcp_bridge.{'tool' if hasattr(func, 'mcp_tool') else 'prompt'} but is "
+            "not a method of an McpAdminMixin ModelAdmin registered in MCP_BRIDGE['ADMIN_SITES'], so it is not served.",
+            hint="For a function that belongs to no model, use @mcp_bridge.site.tool or @mcp_bridge.site.prompt in an "
+            "app's mcp.py; for a method, register its ModelAdmin (with McpAdminMixin) in one of the ADMIN_SITES.",
+            obj=func, id="mcp_bridge.W007",
+        )
+        for func in sorted(annotated_functions, key=describe)
+        if func not in registry.annotated_functions
+    ]
+
+
+@checks.register("mcp_bridge")
+def check_settings(app_configs=None, **kwargs):
+    """E006: a misspelt MCP_BRIDGE key would be silently ignored, its default used instead."""
+    from django.conf import settings
+
+    errors = []
+    for key in getattr(settings, "MCP_BRIDGE", {}):
+        if key not in DEFAULTS:
+            close = difflib.get_close_matches(key, DEFAULTS, n=1)
+            errors.append(checks.Error(
+                f"MCP_BRIDGE has the key {key!r}, which is not a setting of mcp_bridge.",
+                hint=f"Did you mean {close[0]!r}?" if close else f"The settings are: {', '.join(DEFAULTS)}.",
+                id="mcp_bridge.E006",
+            ))
+    return errors
 
 
 # Backends whose entries other processes cannot see (or that keep nothing at all).
@@ -112,9 +197,9 @@ def check_cache(app_configs=None, **kwargs):
     alias = mcp_settings.CACHE_ALIAS
     config = settings.CACHES.get(alias)
     if config is None:
-        return [_error(
-            f"MCP_BRIDGE['CACHE_ALIAS'] is {alias!r}, which is not a key of CACHES.", None, "mcp_bridge.E005",
-            hint=f"Use one of {', '.join(map(repr, settings.CACHES))}, or add {alias!r} to CACHES.",
+        return [checks.Error(
+            f"MCP_BRIDGE['CACHE_ALIAS'] is {alias!r}, which is not a key of CACHES.",
+            hint=f"Use one of {', '.join(map(repr, settings.CACHES))}, or add {alias!r} to CACHES.", id="mcp_bridge.E005",
         )]
     backend = config.get("BACKEND", "")
     if backend in _DUMMY_CACHES:
@@ -124,9 +209,9 @@ def check_cache(app_configs=None, **kwargs):
         )]
     if backend in _PROCESS_LOCAL_CACHES:
         return [checks.Warning(
-            f"The cache {alias!r} is local to each process: a key revoked, a user deactivated or a grant removed in "
-            "one process reaches the others only after CREDENTIAL_CACHE_TIMEOUT / PERMISSION_CACHE_TIMEOUT, and "
-            "each process counts rate limits on its own.",
+            f"The cache {alias!r} is local to each process: each process counts rate limits on its own, so several "
+            "processes together allow more calls than CALL_RATE and TOOL_RATES, and every call reads the access "
+            "generation from the database (one query) instead of the cache.",
             hint="With more than one process (gunicorn workers, runmcp beside the server), use Redis, Memcached, the "
             "database or a file cache for MCP_BRIDGE['CACHE_ALIAS'].", id="mcp_bridge.W006",
         )]

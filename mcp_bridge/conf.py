@@ -24,11 +24,13 @@ DEFAULTS = {
     "MAX_PAGE_SIZE": 100,
     # Admin actions run on at most this many objects per call.
     "MAX_ACTION_OBJECTS": 100,
-    # Seconds a user's permission set stays cached (changes made in this process invalidate at once;
-    # use a shared cache such as Redis so changes made elsewhere do too).
+    # Seconds a user's permission set stays cached; a change saved through the ORM applies on the next
+    # call in every process regardless (it replaces the access generation the set is keyed by).
     "PERMISSION_CACHE_TIMEOUT": 300,
     # The Django cache alias holding permission sets, the access generation and rate-limit counters.
-    # Use a shared cache (Redis) when several processes serve MCP.
+    # Use a shared cache (Redis) when several processes serve MCP: with a process-local one
+    # (LocMemCache), rate limits are counted per process and the access generation is read from the
+    # database on every call.
     "CACHE_ALIAS": "default",
     # Seconds a verified credential and its user are remembered in a process. Any change saved through
     # the ORM (revoking or editing a key, deactivating a user, changing permissions) applies on the next
@@ -44,6 +46,14 @@ DEFAULTS = {
     "FREEZE_GC_AT_STARTUP": True,
     # An API key's last-used time is written at most this often, in seconds.
     "API_KEY_LAST_USED_INTERVAL": 60,
+    # Seconds any one database statement of an MCP request may run (PostgreSQL statement_timeout,
+    # SQLite progress handler; other backends ignore it). Over it, a tool call gets an isError
+    # result that says what to narrow and other requests a retryable error. None disables it.
+    "DATABASE_TIMEOUT": 10,
+    # How many MCP requests run their Django work at once (one worker thread each); more wait for a
+    # thread. None: the smallest max_size of the database connection pools, or 64 without a pool.
+    # Keep it at or below the MCP cache's and each database pool's max connections (checks W010, W011).
+    "MAX_CONCURRENT_REQUESTS": None,
 }
 
 IMPORT_STRINGS = {"AUTHENTICATION_CLASSES", "ADMIN_SITES"}

@@ -1,5 +1,11 @@
 """Decorators that mark ModelAdmin methods as MCP tools or prompts (they only annotate)."""
 
+from weakref import WeakSet
+
+#: Every function marked with @tool or @prompt. A registry build records the ones it serves, so a
+#: system check (mcp_bridge.W007) can name those no registered McpAdminMixin ModelAdmin carries.
+annotated_functions = WeakSet()
+
 
 def tool(function=None, *, name=None, description=None, input_serializer=None, output_serializer=None,
          permissions=(), read_only=False, destructive=None, idempotent=False, title=None, context=False):
@@ -24,6 +30,7 @@ def tool(function=None, *, name=None, description=None, input_serializer=None, o
             "title": title,
             "context": context,
         }
+        annotated_functions.add(func)
         return func
 
     return decorator if function is None else decorator(function)
@@ -48,6 +55,7 @@ def prompt(function=None, *, name=None, description=None, title=None, arguments=
             "complete": complete,
             "context": context,
         }
+        annotated_functions.add(func)
         return func
 
     return decorator if function is None else decorator(function)

@@ -1,5 +1,7 @@
 """Exceptions a tool raises to tell the calling model what went wrong."""
 
+from django.core.exceptions import ImproperlyConfigured
+
 
 class ToolError(Exception):
     """An error the calling model should see and can act on; returned as an `isError` result.
@@ -29,3 +31,19 @@ class ServiceUnavailable(Exception):
         super().__init__(message)
         self.message = message
         self.retry_after = retry_after
+
+
+class AnnotationError(ImproperlyConfigured):
+    """A mistake in an MCP annotation or registration, found when the registry is built.
+
+    It carries what a system check reports: the check *id* (`mcp_bridge.E1xx`, see checks.py), a
+    *hint* that says how to fix it, and the object at fault (*obj*: a ModelAdmin class or the
+    decorated function), so `manage.py check` and a server that refuses to start say the same.
+    """
+
+    def __init__(self, message, *, id, obj=None, hint=None):
+        super().__init__(message)
+        self.message = message
+        self.id = id
+        self.obj = obj
+        self.hint = hint

@@ -5,11 +5,11 @@ import datetime
 from django.contrib.admin.utils import get_fields_from_path
 from django.core.exceptions import FieldDoesNotExist
 from django.db import models
-from django.db.backends.base.operations import BaseDatabaseOperations
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
 from .exceptions import ToolError
+from .inputs import integer_pk_range
 
 
 class FieldFilter:
@@ -60,6 +60,8 @@ class DateRangeFilter(FieldFilter):
     def parse(self, argument, raw):
         is_datetime_field = isinstance(self.field, models.DateTimeField)
         try:
+            if not raw.isascii():  # Django's parsers also read other scripts' digits ('٢٠٢٦-٠١-٣١')
+                raise ValueError
             value = parse_datetime(raw) if "T" in raw or " " in raw.strip() else None
             if value is None:
                 day = parse_date(raw)
@@ -93,17 +95,14 @@ class DateRangeFilter(FieldFilter):
 
 
 def pk_schema(model):
-    pk = model._meta.pk
-    if isinstance(pk, models.OneToOneField):
-        return pk_schema(pk.related_model)
-    if isinstance(pk, (models.AutoField, models.BigAutoField, models.SmallAutoField, models.IntegerField)):
-        # Django's portable ranges (not the connected backend's), so schemas are the same everywhere.
-        _, maximum = BaseDatabaseOperations.integer_field_ranges.get(pk.get_internal_type(), (None, None))
-        schema = {"type": "integer", "minimum": 1}
-        if maximum is not None:
-            schema["maximum"] = maximum
-        return schema
-    return {"type": "string"}
+    bounds = integer_pk_range(model)
+    if bounds is None:
+        return {"type": "string"}
+    minimum, maximum = bounds
+    schema = {"type": "integer", "minimum": minimum}
+    if maximum is not None:
+        schema["maximum"] = maximum
+    return schema
 
 
 def build_filter(model, path):

@@ -5,15 +5,22 @@ from django.contrib.contenttypes.models import ContentType
 from django.db import DEFAULT_DB_ALIAS, router
 
 
-def sync_tool_permissions(using=DEFAULT_DB_ALIAS, site=None, verbosity=0, **kwargs):
+def sync_tool_permissions(using=DEFAULT_DB_ALIAS, site=None, verbosity=0, apps=None, **kwargs):
     """Create the Tool rows and grant permissions for every tool of *site*.
 
     Tools that disappear keep their rows and permissions, so grants survive a temporary rename
-    or a deploy that removes and restores a ModelAdmin.
+    or a deploy that removes and restores a ModelAdmin. Run after `migrate`, it does nothing until
+    the tables it writes exist (`migrate auth` on a new database has not created mcp_bridge's yet).
     """
     from .models import Tool
     from .sites import site as default_site
 
+    if apps is not None:
+        try:
+            for label in ("mcp_bridge.Tool", "auth.Permission", "contenttypes.ContentType"):
+                apps.get_model(label)
+        except LookupError:
+            return
     if not router.allow_migrate_model(using, Tool):
         return
     site = site or default_site

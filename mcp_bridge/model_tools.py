@@ -13,16 +13,26 @@ from django.utils.html import strip_tags
 from django.utils.text import capfirst
 
 from .conf import mcp_settings
-from .exceptions import ToolError
+from .exceptions import AnnotationError, ToolError
 from .filters import build_filters, pk_schema
 from .pagination import make_cursor, read_cursor
-from .schemas import input_schema, list_schema, output_schema
+from .schemas import as_output_schema, input_schema, list_schema, output_schema
+from .search import MAX_SEARCH_LENGTH, MAX_SEARCH_WORDS, check_search_terms, rank_by_relevance
 from .serializers import build_model_serializer
 from .tools import McpTool
 
 
 def snake(text):
     return re.sub(r"[^a-z0-9]+", "_", str(text).lower()).strip("_")
+
+
+def with_article(noun):
+    """'an order', 'a customer', 'a user', 'an hour': the indefinite article by sound, as titles need."""
+    word = str(noun).lower()
+    vowel_sound = (word[:1] in "aeiou" and not word.startswith(("eu", "one", "uni", "use", "usu", "uti", "ure"))) or (
+        word.startswith(("hour", "honest", "honor", "honour", "heir"))
+    )
+    return f"{'an' if vowel_sound else 'a'} {noun}"
 
 
 class ModelExposure:
@@ -37,6 +47,7 @@ class ModelExposure:
         self.plural = model_admin.mcp_name_plural or snake(opts.verbose_name_plural)
         self.label = str(opts.verbose_name)
         self.label_plural = str(opts.verbose_name_plural)
+        self.label_with_article = with_article(self.label)
         self.fields = list(model_admin.get_mcp_fields())
         self.redacted = [f for f in model_admin.mcp_redacted_fields if f in self.fields]
         self.write_fields = list(model_admin.get_mcp_write_fields())
@@ -108,8 +119,12 @@ class SearchTool(ModelTool):
         if self.search_fields:
             properties["query"] = {
                 "type": "string",
-                "maxLength": 200,
-                "description": f"Free text matched against {', '.join(self.search_fields)}. Every word must match.",
+                "maxLength": MAX_SEARCH_LENGTH,
+                "description": (
+                    f"Free text matched against {', '.join(self.search_fields)}. Every word must match (at most "
+                    f"{MAX_SEARCH_WORDS} words). Unless ordering is given, results where a field equals the whole "
+                    "query come first, then those where one starts with it, then the rest."
+                ),
             }
         for flt in e.filters:
             properties.update(flt.arguments())
@@ -137,7 +152,7 @@ class SearchTool(ModelTool):
             f"Search {e.label_plural}"
             + (f" by free text ({', '.join(self.search_fields)})" if self.search_fields else "")
             + (f" and filters ({', '.join(filter_names)})" if filter_names else "")
-            + f". Use it to find {e.label_plural} matching criteria or to look up the id of a {e.label} "
+            + f". Use it to find {e.label_plural} matching criteria or to look up the id of {e.label_with_article} "
             f"before calling get_{e.singular}. Returns up to page_size {e.label_plural} "
             f"(default {mcp_settings.PAGE_SIZE}, at most {mcp_settings.MAX_PAGE_SIZE}) and a next_cursor for the next page; "
             f"only {e.label_plural} you are allowed to see are included." + e.extra_description
@@ -153,6 +168,7 @@ class SearchTool(ModelTool):
         queryset = e.queryset(request)
         query = (arguments.get("query") or "").strip()
         if query:
+            check_search_terms(query)
             queryset, may_have_duplicates = self.model_admin.get_search_results(request, queryset, query)
             if may_have_duplicates:
                 queryset = queryset.distinct()
@@ -163,6 +179,9 @@ class SearchTool(ModelTool):
         )
         if not {"pk", "-pk", e.opts.pk.name, f"-{e.opts.pk.name}"} & set(ordering):
             ordering.append("-pk")  # a total order, so pages never overlap or skip
+        if query and not arguments.get("ordering"):
+            queryset, relevance = rank_by_relevance(queryset, self.model_admin.get_search_fields(request), query)
+            ordering = relevance + ordering
         page_size = arguments.get("page_size", mcp_settings.PAGE_SIZE)
         rows = list(queryset.order_by(*ordering)[offset: offset + page_size + 1])
         has_more = len(rows) > page_size
@@ -183,7 +202,7 @@ class GetTool(ModelTool):
         super().__init__(exposure)
         e = exposure
         self.name = f"get_{e.singular}"
-        self.title = f"Get a {e.label}"
+        self.title = f"Get {e.label_with_article}"
         self.input_schema = {
             "type": "object",
             "properties": {"id": {**e.pk_schema, "description": f"The {e.label}'s id."}},
@@ -245,11 +264,11 @@ class CreateTool(WriteTool):
         super().__init__(exposure)
         e = exposure
         self.name = f"create_{e.singular}"
-        self.title = f"Create a {e.label}"
+        self.title = f"Create {e.label_with_article}"
         self.input_schema = input_schema(e.write_serializer_class())
         self.output_schema = e.item_schema
         self.description = (
-            f"Create a {e.label}. Use it only when the user asks to add a new {e.label}; search first to avoid "
+            f"Create {e.label_with_article}. Use it only when the user asks to add a new {e.label}; search first to avoid "
             f"duplicates. The input is validated like the admin form; returns the created {e.label} with its id. "
             f"Creates exactly one record per call." + e.extra_description
         )
@@ -278,7 +297,7 @@ class UpdateTool(WriteTool):
         super().__init__(exposure)
         e = exposure
         self.name = f"update_{e.singular}"
-        self.title = f"Update a {e.label}"
+        self.title = f"Update {e.label_with_article}"
         schema = input_schema(
             e.write_serializer_class(), partial=True,
             extra_properties={"id": {**e.pk_schema, "description": f"The id of the {e.label} to change."}},
@@ -289,7 +308,7 @@ class UpdateTool(WriteTool):
         self.output_schema = e.item_schema
         self.description = (
             f"Change fields of one {e.label}: pass its id and only the fields to change. Use it when the user asks "
-            f"to correct or update a {e.label}. Validated like the admin form; returns the {e.label} after the change. "
+            f"to correct or update {e.label_with_article}. Validated like the admin form; returns the {e.label} after the change. "
             f"Overwrites the given fields; it cannot be undone automatically." + e.extra_description
         )
         self.required_permissions = (f"change {e.label}",)
@@ -323,7 +342,7 @@ class DeleteTool(WriteTool):
         super().__init__(exposure)
         e = exposure
         self.name = f"delete_{e.singular}"
-        self.title = f"Delete a {e.label}"
+        self.title = f"Delete {e.label_with_article}"
         self.input_schema = {
             "type": "object",
             "properties": {"id": {**e.pk_schema, "description": f"The id of the {e.label} to delete."}},
@@ -334,7 +353,7 @@ class DeleteTool(WriteTool):
             "type": "object",
             "properties": {
                 "deleted": {"type": "boolean"},
-                "id": e.pk_schema,
+                "id": as_output_schema(e.pk_schema),
                 "also_deleted": {"type": "object", "additionalProperties": {"type": "integer"},
                                  "description": "Related records deleted with it, by kind."},
             },
@@ -372,6 +391,14 @@ class DeleteTool(WriteTool):
         return {"deleted": True, "id": object_id, "also_deleted": also}
 
 
+def unknown_action_error(model_admin, action_name):
+    """The error for an `mcp_actions` entry that is not one of the admin's actions (mcp_bridge.E004)."""
+    return AnnotationError(
+        f"The value of 'mcp_actions' contains {action_name!r}, which is not an action of {type(model_admin).__qualname__}.",
+        id="mcp_bridge.E004", obj=type(model_admin), hint="List the action in the ModelAdmin's `actions` first.",
+    )
+
+
 class ActionTool(ModelTool):
     """One admin action, run on a list of ids exactly as the admin's action dropdown would."""
 
@@ -382,7 +409,10 @@ class ActionTool(ModelTool):
     def __init__(self, exposure, action_name, options=None):
         super().__init__(exposure)
         e = exposure
-        func, name, description = e.model_admin.get_action(action_name)
+        action = e.model_admin.get_action(action_name)
+        if action is None:
+            raise unknown_action_error(e.model_admin, action_name)
+        func, name, description = action
         options = options or {}
         self.action_name = name
         self.func = func
@@ -408,7 +438,7 @@ class ActionTool(ModelTool):
         self.output_schema = {
             "type": "object",
             "properties": {
-                "ids": {"type": "array", "items": e.pk_schema},
+                "ids": {"type": "array", "items": as_output_schema(e.pk_schema)},
                 "messages": {"type": "array", "items": {"type": "string"}},
             },
             "required": ["ids", "messages"],

@@ -124,3 +124,20 @@ class Tool(models.Model):
     def permission_name(cls, tool_name):
         """The full 'app_label.codename' string checked with user.has_perm()."""
         return f"{cls._meta.app_label}.{cls.permission_codename(tool_name)}"
+
+
+class AccessGeneration(models.Model):
+    """The access generation in the database: one row, a new value on every change to who may do what.
+
+    Processes whose MCP cache is their own (LocMemCache, DummyCache) read it here on every call, so
+    a grant or a revocation saved in any other process reaches them on the next call.
+    """
+
+    value = models.CharField(_("value"), max_length=32)
+
+    class Meta:
+        verbose_name = _("access generation")
+        default_permissions = ()
+
+    def __str__(self):
+        return self.value

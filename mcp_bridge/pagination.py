@@ -12,6 +12,9 @@ from django.core import signing
 from .exceptions import ToolError
 
 PAGING_ARGUMENTS = {"cursor", "page_size"}
+#: The largest offset a cursor may carry: OFFSET and LIMIT are signed 64-bit integers in SQL
+#: databases, and the next page's bounds (offset + page_size + 1) must still fit.
+MAX_OFFSET = 2**62
 
 
 def search_digest(arguments):
@@ -30,7 +33,10 @@ def read_cursor(tool_name, arguments):
         return 0
     try:
         payload = signing.loads(cursor, salt=f"mcp_bridge.cursor.{tool_name}")
-        offset = int(payload["o"])
+        offset = payload["o"]
+        # Only make_cursor's own values: a cursor signed with a leaked key must not reach the database.
+        if type(offset) is not int or not 0 <= offset <= MAX_OFFSET:
+            raise ValueError(offset)
     except (signing.BadSignature, KeyError, TypeError, ValueError):
         raise ToolError(
             f"The cursor is not valid for {tool_name}. Pass the next_cursor value from the previous "
@@ -41,4 +47,4 @@ def read_cursor(tool_name, arguments):
             "This cursor belongs to a different search: the query, filters or ordering changed. "
             f"Repeat {tool_name} without cursor to start from the first page."
         )
-    return max(offset, 0)
+    return offset

@@ -1,9 +1,12 @@
 """Per-user permission sets, cached so a tool call costs no permission queries.
 
 Django's ModelBackend caches permissions on the user object for one request only; MCP calls
-arrive as many short requests, so the set is kept in the shared cache under the *access
-generation*: a value that every change to users, groups, permissions or credentials replaces, and
-that every call reads (in the same cache round trip as its rate-limit counters).
+arrive as many short requests, so the set is kept in the MCP cache under the *access generation*:
+a value that every change to users, groups, permissions or credentials replaces, and that every
+call reads. A cache shared by every process (Redis, Memcached, files, the database) holds it, read
+in the same round trip as the call's rate-limit counters. A cache of the process's own (LocMemCache,
+DummyCache) never sees a change made in another process, so then it is read from the database: one
+query per call, and a grant given in the admin or the shell still applies on the next call.
 """
 
 import time
@@ -11,19 +14,29 @@ import uuid
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group, Permission
+from django.core.cache.backends.dummy import DummyCache
+from django.core.cache.backends.locmem import LocMemCache
+from django.db import DatabaseError, connections, router, transaction
 from django.db.models.signals import m2m_changed, post_delete, post_save
 
 from .cache import read_and_count, shared_cache
 from .conf import mcp_settings
+from .models import AccessGeneration
 
 GENERATION_KEY = "mcp_bridge:permissions:generation"
+GENERATION_ROW = 1  # the primary key of AccessGeneration's one row
 
 # The shared entry is also remembered in this process for a few seconds, saving a cache read per
-# call. The key holds the generation (read from the shared cache on every call) and the superuser
-# flag, so any change that bumps the generation is seen on the next call, in every process.
+# call. The key holds the generation (read on every call) and the superuser flag, so any change
+# that replaces the generation is seen on the next call, in every process.
 _RECENT_SECONDS = 10
 _RECENT_SIZE = 10_000
 _recent_sets = {}
+
+
+def cache_is_shared():
+    """Whether other processes see what this one writes to the MCP cache."""
+    return not isinstance(shared_cache(), (LocMemCache, DummyCache))
 
 
 def permissions_generation():
@@ -31,11 +44,14 @@ def permissions_generation():
 
 
 def access_generation(counters=()):
-    """Return (the access generation, the counts of *counters*), read in one cache round trip.
+    """Return (the access generation, the counts of *counters*).
 
-    *counters* are `(key, timeout)` pairs counted once each (the rate limits of a call).
+    *counters* are `(key, timeout)` pairs counted once each (the rate limits of a call). With a
+    shared cache both come from one cache round trip; otherwise the generation is one database query.
     """
     generation, counts = read_and_count(GENERATION_KEY, counters)
+    if not cache_is_shared():
+        return stored_generation(), counts  # this process's cache holds no one else's changes
     if generation is None:
         cache, fresh = shared_cache(), uuid.uuid4().hex
         cache.add(GENERATION_KEY, fresh, None)  # another process may have set one first: use theirs
@@ -43,11 +59,53 @@ def access_generation(counters=()):
     return generation, counts
 
 
-def invalidate_permissions(update_fields=None, **kwargs):
+def stored_generation():
+    """The access generation kept in the database (created on first use)."""
+    using = router.db_for_write(AccessGeneration)  # the primary: a replica may lag behind a revocation
+    connection, options = connections[using], AccessGeneration._meta
+    # Plain SQL: this runs on every call, and compiling the ORM's query costs ten times running it.
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT {connection.ops.quote_name(options.get_field('value').column)} "
+            f"FROM {connection.ops.quote_name(options.db_table)} WHERE {connection.ops.quote_name(options.pk.column)} = %s",
+            [GENERATION_ROW],
+        )
+        row = cursor.fetchone()
+    if row is not None:
+        return row[0]
+    return AccessGeneration.objects.using(using).get_or_create(pk=GENERATION_ROW, defaults={"value": uuid.uuid4().hex})[0].value
+
+
+def invalidate_permissions(update_fields=None, using=None, action=None, **kwargs):
     """Forget every cached permission set and remembered credential (on any change to who may do what)."""
     if update_fields is not None and set(update_fields) <= {"last_login"}:
         return  # every admin log-in saves the user; that changes nobody's access
+    if action is not None and action.startswith("pre_"):
+        return  # m2m_changed: the post_ signal that follows is the change
+    # Both places, whatever this process reads: a process with another cache may be serving.
+    _store_generation(uuid.uuid4().hex)
+    _replace_cached_generation()
+    # A call between now and the commit may cache the old permissions under the new generation:
+    # replace it once more when the change is visible. (The row is written inside the transaction.)
+    transaction.on_commit(_replace_cached_generation, using=using)
+
+
+def _replace_cached_generation():
     shared_cache().set(GENERATION_KEY, uuid.uuid4().hex, None)
+
+
+def _store_generation(value):
+    using = router.db_for_write(AccessGeneration)
+    rows = AccessGeneration.objects.using(using)
+    try:
+        with transaction.atomic(using=using):  # a savepoint: the caller's transaction survives a missing table
+            if not rows.filter(pk=GENERATION_ROW).update(value=value):
+                if not rows.get_or_create(pk=GENERATION_ROW, defaults={"value": value})[1]:
+                    rows.filter(pk=GENERATION_ROW).update(value=value)  # created by a reader meanwhile
+    except DatabaseError:
+        if AccessGeneration._meta.db_table in connections[using].introspection.table_names():
+            raise
+        # Users or permissions saved while migrating, before this table exists: nobody reads it yet.
 
 
 def prime_permissions(user, generation=None):

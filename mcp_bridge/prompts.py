@@ -1,18 +1,26 @@
 """Prompts: named, parameterised message templates that guide a workflow."""
 
+import inspect
 import re
 
-from .exceptions import ToolError
+from .exceptions import AnnotationError, ToolError
 
 PROMPT_NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 
 
 class McpPrompt:
     def __init__(self, func, *, name, description, title=None, arguments=(), requires_tools=(), complete=None, context=False):
+        owner = type(func.__self__) if inspect.ismethod(func) else func  # a ModelAdmin class, or the function
         if not PROMPT_NAME_RE.match(name):
-            raise ValueError(f"Prompt name {name!r} must be snake_case.")
+            raise AnnotationError(
+                f"Prompt name {name!r} must be snake_case: lowercase letters, digits and underscores, at most 64 characters.",
+                id="mcp_bridge.E103", obj=owner, hint="Name it with the name= option, e.g. name='customer_review'.",
+            )
         if not description:
-            raise ValueError(f"Prompt {name!r} needs a description.")
+            raise AnnotationError(
+                f"Prompt {name!r} has no description.", id="mcp_bridge.E104", obj=owner,
+                hint="Pass description= or write a docstring: what the prompt guides the model to do.",
+            )
         self.func = func
         self.name = name
         self.title = title

@@ -1,15 +1,24 @@
 """The HttpRequest that admin hooks see when a tool runs.
 
 ModelAdmin hooks (`get_queryset`, `has_*_permission`, `save_model`, `message_user`, ...) take a
-request; MCP calls have none, so each call gets a real HttpRequest carrying the caller.
+request; MCP calls have no Django request, so each call gets one built as Django's ASGI handler
+builds it, from the HTTP request's ASGI scope: real scheme, host, port, headers and client address,
+with SECURE_PROXY_SSL_HEADER and ALLOWED_HOSTS applied by Django as for any view.
 """
 
+import io
+
 from django.contrib.messages.storage.base import BaseStorage
-from django.http import HttpRequest
+from django.core.handlers.asgi import ASGIRequest
+
+from .conf import mcp_settings
 
 
 class CollectedMessages(BaseStorage):
-    """Message storage that keeps `message_user()` output for the tool result instead of a cookie."""
+    """Message storage that keeps `message_user()` output for the tool result instead of a cookie.
+
+    `_get` and `_store` are the two methods Django documents for custom message storages.
+    """
 
     def _get(self, *args, **kwargs):
         return [], True
@@ -18,27 +27,34 @@ class CollectedMessages(BaseStorage):
         return []
 
     def texts(self):
-        return [str(message) for message in self._queued_messages]
+        return [str(message) for message in self]
 
 
-class McpRequest(HttpRequest):
-    """An HttpRequest for one MCP call by *user*; `mcp_tool` names the tool being run."""
+def local_scope():
+    """The ASGI scope of a call without HTTP (stdio, in-process): no client, server or headers."""
+    path = "/" + mcp_settings.PATH.strip("/")
+    return {"type": "http", "method": "POST", "path": path, "query_string": b"", "headers": []}
 
-    def __init__(self, user, *, principal=None, tool_name=None, method="POST", meta=None):
-        super().__init__()
-        self.method = method
-        self.path = self.path_info = "/mcp"
+
+class McpRequest(ASGIRequest):
+    """An HttpRequest for one MCP call by *user*; `mcp_tool` names the tool being run.
+
+    *scope* is the HTTP request's ASGI scope; without one (stdio, in-process) the request has no
+    host or client, as Django's ASGIRequest reports them for a scope without `server`/`client`.
+    """
+
+    def __init__(self, user, *, principal=None, tool_name=None, scope=None):
+        # The SDK has read the body already; the admin hooks never read it.
+        super().__init__(scope if scope is not None else local_scope(), io.BytesIO())
         self.user = user
         self.auth = principal
         self.mcp_principal = principal
         self.mcp_tool = tool_name
         self.mcp_call = None  # a context.CallContext while a tool runs over a live connection
         self.mcp_rate_counts = ((), ())  # (throttling limits, their counts including this call)
-        self.META.update({"SERVER_NAME": "mcp", "SERVER_PORT": "443", "REMOTE_ADDR": "", **(meta or {})})
-        self._messages = CollectedMessages(self)
-
-    def _get_scheme(self):
-        return "https"
+        # Django has no public way to give a request its message storage: this is the attribute
+        # MessageMiddleware.process_request sets and django.contrib.messages.add_message() reads.
+        self._messages = self.mcp_messages = CollectedMessages(self)
 
     def messages_text(self):
-        return self._messages.texts()
+        return self.mcp_messages.texts()

@@ -2,9 +2,10 @@
 
 import re
 
-from django.core.exceptions import ImproperlyConfigured
-
 from .conf import mcp_settings
+from .exceptions import ToolError
+from .inputs import canonical_pk
+from .exceptions import AnnotationError
 
 COMPLETION_LIMIT = 20
 
@@ -36,9 +37,15 @@ class ModelResourceTemplate:
         found = self.pattern.match(uri)
         return found.groupdict() if found else None
 
+    def object(self, request, object_id):
+        """The object *object_id* names, if written canonically and visible to the caller (else ToolError)."""
+        pk = canonical_pk(self.exposure.model, object_id)
+        if pk is None:
+            raise ToolError(f"No {self.exposure.label} has the id {object_id!r}.")
+        return self.exposure.get_visible_object(request, pk)
+
     def read(self, request, params):
-        obj = self.exposure.get_visible_object(request, params["id"])
-        return self.exposure.serialize(request, obj)
+        return self.exposure.serialize(request, self.object(request, params["id"]))
 
     def complete(self, request, argument, value):
         """Suggest ids whose record matches *value* through the admin's search fields."""
@@ -50,8 +57,9 @@ class ModelResourceTemplate:
             matches, may_have_duplicates = admin.get_search_results(request, queryset, value)
             if may_have_duplicates:
                 matches = matches.distinct()
-            if value.isdigit():
-                matches = matches | queryset.filter(pk=value)
+            pk = canonical_pk(self.exposure.model, value)
+            if isinstance(pk, int):  # an integer id, written canonically, is suggested as itself
+                matches = matches | queryset.filter(pk=pk)
             queryset = matches
         ordering = admin.get_ordering(request) or self.exposure.opts.ordering or ["-pk"]
         return [str(pk) for pk in queryset.order_by(*ordering).values_list("pk", flat=True)[:COMPLETION_LIMIT]]
@@ -62,7 +70,7 @@ class RelatedResourceTemplate(ModelResourceTemplate):
 
     def __init__(self, exposure, get_tool, relation, child_exposure, child_search_tool):
         super().__init__(exposure, get_tool)
-        rel = _find_reverse_relation(exposure.opts, relation)
+        rel = find_reverse_relation(exposure.model_admin, relation)
         self.relation = relation
         self.field_name = rel.field.name
         self.child = child_exposure
@@ -70,7 +78,7 @@ class RelatedResourceTemplate(ModelResourceTemplate):
         app = exposure.opts.app_label
         self.uri_template = f"{app}://{exposure.singular}/{{id}}/{relation}"
         self.name = f"{exposure.singular}_{relation}"
-        self.title = f"{child_exposure.label_plural.capitalize()} of a {exposure.label}"
+        self.title = f"{child_exposure.label_plural.capitalize()} of {exposure.label_with_article}"
         self.description = (
             f"The {child_exposure.label_plural} of one {exposure.label}, newest first, at most "
             f"{mcp_settings.MAX_PAGE_SIZE}; use {child_search_tool.name} with filters for more."
@@ -83,7 +91,7 @@ class RelatedResourceTemplate(ModelResourceTemplate):
         return self.get_tool.has_permission(request) and self.child_search_tool.has_permission(request)
 
     def read(self, request, params):
-        parent = self.exposure.get_visible_object(request, params["id"])
+        parent = self.object(request, params["id"])
         child_admin = self.child.model_admin
         ordering = child_admin.get_ordering(request) or self.child.opts.ordering or ["-pk"]
         rows = list(
@@ -92,13 +100,16 @@ class RelatedResourceTemplate(ModelResourceTemplate):
         return {"items": self.child.serialize(request, rows, many=True)}
 
 
-def _find_reverse_relation(opts, accessor):
+def find_reverse_relation(model_admin, accessor):
+    """Return the reverse relation of the admin's model named *accessor* ('orders'), or raise AnnotationError."""
+    opts = model_admin.model._meta
     for rel in opts.related_objects:
         if rel.get_accessor_name() == accessor:
             return rel
-    raise ImproperlyConfigured(
-        f"mcp_related_resources of {opts.label} names {accessor!r}, which is not a reverse relation of "
-        f"{opts.label}. Reverse relations: {', '.join(r.get_accessor_name() for r in opts.related_objects) or 'none'}."
+    raise AnnotationError(
+        f"The value of 'mcp_related_resources' contains {accessor!r}, which is not a reverse relation of '{opts.label}'.",
+        id="mcp_bridge.E008", obj=type(model_admin),
+        hint=f"Reverse relations of {opts.label}: {', '.join(r.get_accessor_name() for r in opts.related_objects) or 'none'}.",
     )
 
 
@@ -110,7 +121,10 @@ class CustomResource:
 
     def __init__(self, func, *, uri, name, description, title=None, mime_type="text/plain", permissions=()):
         if not description:
-            raise ValueError(f"Resource {uri!r} needs a description.")
+            raise AnnotationError(
+                f"Resource {uri!r} has no description.", id="mcp_bridge.E104", obj=func,
+                hint="Pass description= or write a docstring: what the resource holds.",
+            )
         self.func = func
         self.uri = uri
         self.name = name

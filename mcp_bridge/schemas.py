@@ -3,6 +3,12 @@
 DRF's OpenAPI AutoSchema already maps every serializer field (help_text -> description,
 choices -> enum, validators -> bounds); this module turns its OpenAPI 3.0 dialect into the
 JSON Schema 2020-12 that MCP clients read.
+
+Input schemas state the rules a new value must follow. Output schemas describe what the server
+can actually send: a database holds what it holds (legacy rows, imports, bulk writes that skipped
+validation), and clients such as the MCP Inspector and the TypeScript SDK reject a whole result
+when one stored value breaks an assertion. So output schemas keep types and required keys, and
+say the rest (choices, formats) in the description.
 """
 
 import copy
@@ -10,8 +16,34 @@ from decimal import Decimal
 
 from rest_framework import serializers
 from rest_framework.schemas.openapi import AutoSchema
+from rest_framework.settings import api_settings
 
 _mapper = AutoSchema()
+
+# A decimal string as a model writes it: ASCII digits only (Python's `\d` and `Decimal()` also
+# accept other scripts' digits, underscores and exponents).
+DECIMAL_PATTERN = r"^-?[0-9]+(\.[0-9]+)?$"
+
+# Keywords that assert something about a value which a stored row may not satisfy.
+OUTPUT_ASSERTIONS = (
+    "format", "pattern", "minLength", "maxLength", "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum",
+    "multipleOf", "enum", "minItems", "maxItems", "uniqueItems",
+)
+FORMAT_DESCRIPTIONS = {
+    "date-time": 'An ISO 8601 date and time, e.g. "2026-01-31T09:30:00Z".',
+    "date": 'An ISO 8601 date, e.g. "2026-01-31".',
+    "time": 'An ISO 8601 time, e.g. "09:30:00".',
+    "email": "An email address.",
+    "uri": "A URL.",
+    "uuid": "A UUID.",
+    "ipv4": "An IPv4 address.",
+    "ipv6": "An IPv6 address.",
+}
+# Keywords whose value is a schema, a list of schemas, or a mapping of names to schemas.
+_SUBSCHEMA = ("items", "additionalProperties", "not", "contains", "if", "then", "else", "unevaluatedItems",
+              "unevaluatedProperties", "propertyNames")
+_SUBSCHEMA_LISTS = ("allOf", "anyOf", "oneOf", "prefixItems")
+_SUBSCHEMA_MAPS = ("properties", "patternProperties", "$defs", "dependentSchemas")
 
 
 def _nullable(schema):
@@ -33,14 +65,50 @@ def _related_pk_schema(field):
 
     model = field.parent.Meta.model
     model_field = model._meta.get_field(field.source)
-    schema = dict(pk_schema(model_field.related_model))
-    schema.pop("minimum", None)
-    schema.pop("maximum", None)
+    return dict(pk_schema(model_field.related_model))
+
+
+def _with_description(schema, text):
+    description = schema.get("description", "")
+    schema["description"] = f"{description} {text}" if description else text
+
+
+def as_output_schema(schema):
+    """Return a copy of *schema* without assertions a stored value can break.
+
+    Types and required keys stay (the serializer guarantees them); choices and formats move
+    into the description, where they still guide a model without failing a client's validation.
+    """
+    schema = dict(schema)
+    for key in _SUBSCHEMA:
+        if isinstance(schema.get(key), dict):
+            schema[key] = as_output_schema(schema[key])
+        elif isinstance(schema.get(key), list):  # `items` as a tuple (before 2020-12)
+            schema[key] = [as_output_schema(inner) for inner in schema[key]]
+    for key in _SUBSCHEMA_LISTS:
+        if key in schema:
+            schema[key] = [as_output_schema(inner) for inner in schema[key]]
+    for key in _SUBSCHEMA_MAPS:
+        if key in schema:
+            schema[key] = {name: as_output_schema(inner) for name, inner in schema[key].items()}
+    choices = [value for value in schema.get("enum", ()) if value is not None]
+    if choices:
+        _with_description(schema, f"One of: {', '.join(map(str, choices))}.")
+    if schema.get("format") in FORMAT_DESCRIPTIONS:
+        _with_description(schema, FORMAT_DESCRIPTIONS[schema["format"]])
+    for key in OUTPUT_ASSERTIONS:
+        schema.pop(key, None)
     return schema
 
 
+def _decimal_example(field):
+    if field.decimal_places is None:
+        return "12.5"
+    return str(Decimal("12.5").quantize(Decimal(1).scaleb(-field.decimal_places)))
+
+
 def field_schema(field, *, for_input):
-    """Return the JSON Schema of one serializer field."""
+    """Return the JSON Schema of one serializer field (for output: see `as_output_schema`)."""
     if isinstance(field, serializers.PrimaryKeyRelatedField) and field.queryset is None and getattr(field.parent, "Meta", None):
         # A read-only relation has no queryset for DRF to infer from; the id has the related pk's type.
         schema = _related_pk_schema(field)
@@ -59,18 +127,19 @@ def field_schema(field, *, for_input):
     if for_input and field.default is not serializers.empty and not callable(field.default):
         schema["default"] = field.default
     _mapper.map_field_validators(field, schema)
-    if isinstance(field, serializers.DecimalField):
-        schema.pop("pattern", None)
-        if not for_input:
-            # Output decimals are exact strings; numeric bounds do not apply to strings, and
-            # "decimal" is not a JSON Schema format clients know.
-            for key in ("minimum", "maximum", "multipleOf", "format"):
-                schema.pop(key, None)
-            schema["pattern"] = r"^-?\d+(\.\d+)?$"
+    if isinstance(field, serializers.DecimalField) and for_input:
+        # A string must be canonical: DRF would accept whatever Decimal() parses ("١٢", "1_000", "1e3").
+        schema["pattern"] = DECIMAL_PATTERN
+        _with_description(schema, f'A number, or a decimal string such as "{_decimal_example(field)}".')
     for key in ("minimum", "maximum", "multipleOf"):
         if isinstance(schema.get(key), Decimal):
             schema[key] = float(schema[key])
-    return _nullable(schema)
+    schema = _nullable(schema)
+    if for_input:
+        return schema
+    if isinstance(field, serializers.DecimalField) and getattr(field, "coerce_to_string", api_settings.COERCE_DECIMAL_TO_STRING):
+        _with_description(schema, f'An exact decimal string, e.g. "{_decimal_example(field)}".')
+    return as_output_schema(schema)
 
 
 def input_schema(serializer, *, partial=False, extra_properties=None, extra_required=()):
@@ -94,7 +163,7 @@ def input_schema(serializer, *, partial=False, extra_properties=None, extra_requ
 
 
 def output_schema(serializer):
-    """Return the object schema of what *serializer* outputs (its readable fields)."""
+    """Return the object schema of what *serializer* outputs (its readable fields), without assertions."""
     properties = {}
     for name, field in serializer.fields.items():
         if field.write_only:

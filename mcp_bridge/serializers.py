@@ -2,7 +2,10 @@
 
 import copy
 
+from django.utils.text import capfirst
 from rest_framework import serializers
+
+from .admin_sites import model_admin_for
 
 
 def mask(value):
@@ -26,19 +29,28 @@ class RedactedField(serializers.ReadOnlyField):
 class ScopedPrimaryKeyRelatedField(serializers.PrimaryKeyRelatedField):
     """A related-object id that must be visible to the caller through the related ModelAdmin.
 
-    Without this a caller could attach a record to a parent they are not allowed to see.
+    Without this a caller could attach a record to a parent they are not allowed to see. The related
+    model's admin is looked up in the same admin site, as the admin's own autocomplete does; a model
+    that site does not register has no rows a caller may pick (system check mcp_bridge.E007).
     """
+
+    default_error_messages = {
+        "not_in_admin": "{model_plural} cannot be chosen here: the admin does not manage them, so none is visible to you.",
+    }
 
     def get_queryset(self):
         queryset = super().get_queryset()
-        request = self.context.get("request")
-        admin_site = self.context.get("admin_site")
+        request, admin_site = self.context.get("request"), self.context.get("admin_site")
         if request is None or admin_site is None:
-            return queryset
-        related_admin = admin_site._registry.get(queryset.model)
-        if related_admin is None:
-            return queryset
-        return related_admin.get_queryset(request)
+            return queryset  # not an MCP call (e.g. output only): nothing to scope by
+        related_admin = model_admin_for(admin_site, queryset.model)
+        return queryset.none() if related_admin is None else related_admin.get_queryset(request)
+
+    def to_internal_value(self, data):
+        admin_site = self.context.get("admin_site")
+        if admin_site is not None and model_admin_for(admin_site, self.queryset.model) is None:
+            self.fail("not_in_admin", model_plural=capfirst(self.queryset.model._meta.verbose_name_plural))
+        return super().to_internal_value(data)
 
 
 class McpModelSerializer(serializers.ModelSerializer):

@@ -5,6 +5,7 @@ thread hop, inside a fresh thread-sensitive context that also sends Django's req
 request_finished signals, so database connections are opened, pooled and closed as for a view.
 """
 
+import contextlib
 import contextvars
 import gc
 import hashlib
@@ -25,12 +26,17 @@ from mcp.shared.exceptions import MCPError
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
 from . import __version__
+from .availability import is_service_failure
+from .capacity import max_concurrent_requests
 from .conf import mcp_settings
 from .content import blocks, is_content, resource_contents
 from .context import CallContext, InputRequired, MissingClientCapability
-from .exceptions import AuthenticationFailed, ToolError
+from .database import StatementTimeout, statement_budget
+from .exceptions import AuthenticationFailed, ServiceUnavailable, ToolError
+from .inputs import check_text
 from .permissions import access_generation, prime_permissions
 from .requests import McpRequest
+from .search import check_search_terms
 from .sites import site as default_site
 from .throttling import RateLimited, enforce, limits_for
 from .tools_list import encode_result
@@ -44,6 +50,10 @@ current_principal = contextvars.ContextVar("mcp_bridge_principal", default=None)
 
 PRINCIPAL_SCOPE_KEY = "mcp_bridge.principal"
 RESOURCE_NOT_FOUND = -32002  # handshake-era revisions; 2026-07-28 (SEP-2164) uses INVALID_PARAMS
+#: Server-defined (JSON-RPC leaves -32000..-32099 to servers; MCP uses -32000..-32002, -32020..-32022
+#: and -32042): a backing service failed or a request ran out of database time; `data.retryAfter`
+#: says in how many seconds to retry. Never -32603, which says the server has a bug.
+SERVER_BUSY = -32003
 
 
 def resource_not_found_code(protocol_version):
@@ -65,16 +75,9 @@ def principal_for(ctx):
     return principal
 
 
-def _http_meta(ctx):
-    request = ctx.request
-    if request is None:
-        return {"REMOTE_ADDR": "", "HTTP_USER_AGENT": "stdio"}
-    client = request.client
-    return {
-        "REMOTE_ADDR": client.host if client else "",
-        "HTTP_USER_AGENT": request.headers.get("user-agent", ""),
-        "HTTP_HOST": request.headers.get("host", ""),
-    }
+def _http_scope(ctx):
+    """The ASGI scope of the HTTP request that carried this message; None on stdio and in-process."""
+    return ctx.request.scope if ctx.request is not None else None
 
 
 def request_state_keys():
@@ -138,10 +141,20 @@ class WorkerThreads(Executor):
             del future, fn, args, kwargs
 
 
-#: The bound is far above any database pool, so calls never queue for a thread while the database
-#: could take them (and a call that waits on its client, as elicitation does, holds no one up).
-MAX_WORKER_THREADS = 256
-_workers = WorkerThreads(MAX_WORKER_THREADS)
+_workers = None
+_workers_lock = threading.Lock()
+
+
+def worker_threads():
+    """The process's WorkerThreads, as many as MAX_CONCURRENT_REQUESTS (see capacity.py)."""
+    global _workers
+    if _workers is None:
+        with _workers_lock:
+            if _workers is None:
+                _workers = WorkerThreads(max_concurrent_requests())
+    return _workers
+
+
 X_MCP_HEADER_KEY = "x-mcp-header"
 _TOOLS_LIST_CACHE_SIZE = 512
 _listed_names = contextvars.ContextVar("mcp_bridge_listed_tool_names", default=None)
@@ -154,7 +167,7 @@ async def run_in_worker(unit):
     opened, pooled (or kept, with CONN_MAX_AGE) and closed per request exactly as for a view;
     contextvars are copied into the thread.
     """
-    return await sync_to_async(unit, thread_sensitive=False, executor=_workers)()
+    return await sync_to_async(unit, thread_sensitive=False, executor=worker_threads())()
 
 
 _frozen = False
@@ -175,6 +188,16 @@ def freeze_startup_objects(collect=True):
     if collect:
         gc.collect()  # ~80 ms: start-up garbage is freed rather than frozen
     gc.freeze()
+
+
+@contextlib.contextmanager
+def django_request(scope):
+    """Django's request signals around one unit of work: connections are handled as for a view."""
+    signals.request_started.send(sender=McpBridgeServer, scope=scope)  # as Django's ASGIHandler sends it
+    try:
+        yield
+    finally:
+        signals.request_finished.send(sender=McpBridgeServer)
 
 
 def _mentions_key(schema, key):
@@ -212,6 +235,8 @@ class McpBridgeServer:
             RequestStateSecurity(keys=request_state_keys(), bind_principal=_state_principal),
             default_audience=mcp_settings.SERVER_NAME,
         ))
+        # A failed database, cache or broker is a retryable error, never an internal one.
+        self.server.middleware.append(self.report_busy)
         # Innermost: answers tools/list from finished results (see answer_tools_list).
         self.server.middleware.append(self.answer_tools_list)
         # Logging is deprecated in 2026-07-28 but handshake-era clients still set a level.
@@ -231,14 +256,13 @@ class McpBridgeServer:
         that reads the access generation; `request.mcp_rate_counts` holds the outcome for the work
         to enforce once the tool is known to be visible.
         """
-        return await self.run_unit(principal_for(ctx), _http_meta(ctx), work, tool_name=tool_name)
+        return await self.run_unit(principal_for(ctx), _http_scope(ctx), work, tool_name=tool_name)
 
-    async def run_unit(self, principal, meta, work, *, tool_name=None):
-        """`in_django` for a caller known without a request context (*meta*: the request's META)."""
+    async def run_unit(self, principal, scope, work, *, tool_name=None):
+        """`in_django` for a caller known without a request context (*scope*: its HTTP request's ASGI scope, or None)."""
 
         def unit():
-            signals.request_started.send(sender=McpBridgeServer, environ=meta)
-            try:
+            with django_request(scope), statement_budget():
                 limits = limits_for(principal, tool_name) if tool_name is not None else []
                 generation, counts = access_generation([(limit.counter, limit.timeout) for limit in limits])
                 try:
@@ -246,13 +270,26 @@ class McpBridgeServer:
                 except AuthenticationFailed as exc:
                     raise MCPError(code=types.INVALID_REQUEST, message=str(exc)) from None
                 prime_permissions(user, generation)
-                request = McpRequest(user, principal=principal, tool_name=tool_name, meta=meta)
+                request = McpRequest(user, principal=principal, tool_name=tool_name, scope=scope)
                 request.mcp_rate_counts = (limits, counts)
                 return work(request, generation)
-            finally:
-                signals.request_finished.send(sender=McpBridgeServer)
 
-        return await run_in_worker(unit)
+        def unit_or_busy():
+            try:
+                return unit()
+            except StatementTimeout as exc:
+                logger.warning("MCP request stopped: a database statement ran longer than %g s", exc.seconds)
+                raise ServiceUnavailable(
+                    f"The request needed a database query longer than the {exc.seconds:g} s allowed; it was stopped. "
+                    "Ask for less (a more specific value or query), or retry later.",
+                ) from exc
+            except Exception as exc:
+                if not is_service_failure(exc) or isinstance(exc, ServiceUnavailable):
+                    raise
+                logger.warning("MCP request could not be served: a backing service failed", exc_info=True)
+                raise ServiceUnavailable() from exc
+
+        return await run_in_worker(unit_or_busy)
 
     # -- tools ---------------------------------------------------------------------------------
     def mcp_tool(self, tool):
@@ -309,10 +346,20 @@ class McpBridgeServer:
             self._tools_list_registry = registry
         return (protocol_version, names)
 
-    async def encoded_tools_list(self, principal, protocol_version, meta):
+    async def encoded_tools_list(self, principal, protocol_version, scope):
         """Run the caller's unit of work; return the wire bytes of its tool list if already made, else None."""
-        names = await self.run_unit(principal, meta, self._visible_names)
+        try:
+            names = await self.run_unit(principal, scope, self._visible_names)
+        except ServiceUnavailable:
+            return None  # the SDK's path runs the request again and reports the failure as an error
         return self._tools_list_encoded.get(self._tools_list_key(protocol_version, names))
+
+    async def report_busy(self, ctx, call_next):
+        """Server middleware: a request that failed on a backing service gets a retryable JSON-RPC error."""
+        try:
+            return await call_next(ctx)
+        except ServiceUnavailable as busy:
+            raise MCPError(code=SERVER_BUSY, message=busy.message, data={"retryAfter": busy.retry_after}) from None
 
     async def answer_tools_list(self, ctx, call_next):
         """Server middleware: answer tools/list with the finished wire result for the caller's tool set.
@@ -349,6 +396,7 @@ class McpBridgeServer:
         name = params.name
         arguments = params.arguments if params.arguments is not None else {}
         started = time.perf_counter()
+        checked_text(name, "The tool name")
 
         call_context = CallContext(
             ctx,
@@ -370,6 +418,10 @@ class McpBridgeServer:
 
         try:
             result, request = await self.in_django(ctx, work, tool_name=name)
+        except ServiceUnavailable as busy:
+            call_logger.info("mcp call refused", extra={"tool": name, "outcome": "unavailable"})
+            text = f"{name} could not run: {busy.message} Nothing was changed."
+            return types.CallToolResult(content=[types.TextContent(type="text", text=text)], is_error=True)
         except InputRequired as needed:
             return types.InputRequiredResult(input_requests=needed.requests, request_state=needed.state)
         except MissingClientCapability as missing:
@@ -433,7 +485,7 @@ class McpBridgeServer:
         return None, None
 
     async def read_resource(self, ctx, params):
-        uri = str(params.uri)
+        uri = checked_text(str(params.uri), "The resource URI")
         template, values = self._template_for(uri)
         not_found = resource_not_found(ctx, uri)
         if template is None:
@@ -455,7 +507,7 @@ class McpBridgeServer:
         return types.ReadResourceResult(contents=[resource_contents(uri, template.mime_type, data)])
 
     async def _check_readable(self, ctx, uri):
-        template, _ = self._template_for(uri)
+        template, _ = self._template_for(checked_text(uri, "The resource URI"))
         allowed = template is not None and await self.in_django(ctx, lambda request, generation: template.has_permission(request))
         if not allowed:
             raise resource_not_found(ctx, uri)
@@ -471,16 +523,20 @@ class McpBridgeServer:
     # -- logging (handshake era) -----------------------------------------------------------------
     @staticmethod
     def _connection_key(ctx):
+        """Whose log level this is: the caller's credential, and its session when it has one.
+
+        Stateless callers (and stdio) have no session, so the credential alone keys their level:
+        one client's logging/setLevel never changes the level of another credential's calls.
+        """
         request = ctx.request
-        if request is None:
-            return "local"
-        return request.headers.get("mcp-session-id") or "stateless"
+        session_id = request.headers.get("mcp-session-id") if request is not None else None
+        return (principal_for(ctx).session_identity, session_id)
 
     async def set_log_level(self, ctx, params):
-        principal_for(ctx)
+        key = self._connection_key(ctx)
         if len(self._log_levels) >= 10_000:  # sessions end without telling us; keep the map bounded
             self._log_levels.clear()
-        self._log_levels[self._connection_key(ctx)] = params.level
+        self._log_levels[key] = params.level
         return types.EmptyResult()
 
     # -- prompts -------------------------------------------------------------------------------
@@ -501,7 +557,8 @@ class McpBridgeServer:
         )
 
     async def get_prompt(self, ctx, params):
-        name = params.name
+        name = checked_text(params.name, "The prompt name")
+        checked_text(params.arguments or {}, "The prompt arguments")
         call_context = CallContext(ctx, input_responses=params.input_responses, request_state=params.request_state)
 
         def work(request, generation):
@@ -538,6 +595,13 @@ class McpBridgeServer:
     async def complete(self, ctx, params):
         ref = params.ref
         argument, value = params.argument.name, params.argument.value or ""
+        checked_text([ref.name if isinstance(ref, types.PromptReference) else ref.uri, argument], "The completion reference")
+        checked_text(value, "The completion value")
+        try:
+            # Values are searched like a tool's query: bounded, or one value could hold the database.
+            check_search_terms(value, argument="argument.value")
+        except ToolError as exc:
+            raise MCPError(code=types.INVALID_PARAMS, message=exc.message) from None
         if isinstance(ref, types.PromptReference):
             prompt = self.site.registry.prompts.get(ref.name)
 
@@ -555,6 +619,14 @@ class McpBridgeServer:
 
         values = [str(v) for v in await self.in_django(ctx, work)]
         return types.CompleteResult(completion=types.Completion(values=values[:100], total=len(values), has_more=len(values) > 100))
+
+
+def checked_text(value, what):
+    """Return *value*; raise INVALID_PARAMS if it holds text the database cannot take (see inputs.py)."""
+    try:
+        return check_text(value, argument=what)
+    except ToolError as exc:
+        raise MCPError(code=types.INVALID_PARAMS, message=exc.message) from None
 
 
 _servers = {}

@@ -4,19 +4,42 @@ It is built once, on first use, from the admin sites' registries and each app's 
 without touching the database; after that it is read-only.
 """
 
+import logging
 import threading
 
-from django.core.exceptions import ImproperlyConfigured
+from django.db import DatabaseError
 from django.utils.module_loading import autodiscover_modules
 
-from .conf import mcp_settings
+from .admin_sites import mcp_admins
+from .exceptions import AnnotationError, ServiceUnavailable
 from .model_tools import GENERATED_TOOLS, ActionTool, ModelExposure
-from .options import OPERATIONS, McpAdminMixin
+from .options import OPERATIONS
 from .prompts import McpPrompt
-from .resources import CustomResource, CustomResourceTemplate, ModelResourceTemplate, RelatedResourceTemplate
+from .resources import (
+    CustomResource,
+    CustomResourceTemplate,
+    ModelResourceTemplate,
+    RelatedResourceTemplate,
+    find_reverse_relation,
+)
 from .tools import SerializerTool
 
+logger = logging.getLogger(__name__)
+
 _VISIBLE_CACHE_SIZE = 4096
+
+
+def describe(owner):
+    """'customers.admin.CustomerAdmin' or 'myapp.mcp.ping': where a tool or prompt was declared."""
+    return f"{owner.__module__}.{owner.__qualname__}"
+
+
+def unknown_operation_error(model_admin, operation):
+    """The error for an `mcp_operations` entry that is not an operation (mcp_bridge.E002)."""
+    return AnnotationError(
+        f"The value of 'mcp_operations' contains {operation!r}, which is not an operation.",
+        id="mcp_bridge.E002", obj=type(model_admin), hint=f"Use any of {', '.join(OPERATIONS)}.",
+    )
 
 
 class Registry:
@@ -28,19 +51,43 @@ class Registry:
         self.resources = []
         self.prompts = {}
         self.exposures = {}
+        #: The @mcp_bridge.tool / @mcp_bridge.prompt functions this registry serves.
+        self.annotated_functions = set()
+        #: Where each tool and prompt was declared: a ModelAdmin class or a function (what checks name).
+        self.tool_owners = {}
+        self.prompt_owners = {}
 
-    def add_tool(self, tool, origin):
+    def add_tool(self, tool, owner):
         if tool.name in self.tools:
-            raise ImproperlyConfigured(
-                f"Two MCP tools are named {tool.name!r} ({self.tools[tool.name]!r} and {origin}). "
-                "Rename one with the name= option (or mcp_name / mcp_name_plural on the ModelAdmin)."
+            raise AnnotationError(
+                f"Two MCP tools are named {tool.name!r}: one from {describe(self.tool_owners[tool.name])}, "
+                f"one from {describe(owner)}.",
+                id="mcp_bridge.E101", obj=owner,
+                hint="Rename one with the name= option (or mcp_name / mcp_name_plural on the ModelAdmin).",
             )
         self.tools[tool.name] = tool
+        self.tool_owners[tool.name] = owner
 
-    def add_prompt(self, prompt, origin):
+    def add_prompt(self, prompt, owner):
         if prompt.name in self.prompts:
-            raise ImproperlyConfigured(f"Two MCP prompts are named {prompt.name!r} (the second in {origin}).")
+            raise AnnotationError(
+                f"Two MCP prompts are named {prompt.name!r}: one from {describe(self.prompt_owners[prompt.name])}, "
+                f"one from {describe(owner)}.",
+                id="mcp_bridge.E102", obj=owner, hint="Rename one with the name= option.",
+            )
         self.prompts[prompt.name] = prompt
+        self.prompt_owners[prompt.name] = owner
+
+    def check_prompts(self):
+        """Raise AnnotationError for a prompt whose workflow needs a tool this registry does not have."""
+        for name, prompt in self.prompts.items():
+            missing = [tool_name for tool_name in prompt.requires_tools if tool_name not in self.tools]
+            if missing:
+                raise AnnotationError(
+                    f"Prompt {name!r} requires the tool(s) {', '.join(map(repr, missing))}, which do not exist.",
+                    id="mcp_bridge.E106", obj=self.prompt_owners[name],
+                    hint="List only tools the registry has in requires_tools (see manage.py mcp_inspect).",
+                )
 
 
 class McpSite:
@@ -129,65 +176,71 @@ class McpSite:
         self._visible = {}
 
     def build(self):
+        """Build the registry; raise AnnotationError (an ImproperlyConfigured) for the first mistake found."""
         autodiscover_modules("mcp")
         registry = Registry()
-        mcp_admins = []
-        for admin_site in mcp_settings.ADMIN_SITES:
-            for model, model_admin in admin_site._registry.items():  # AdminSite has no public iterator
-                if isinstance(model_admin, McpAdminMixin):
-                    exposure = ModelExposure(model_admin, admin_site)
-                    registry.exposures[model] = exposure
-                    mcp_admins.append((model_admin, exposure))
-        for model_admin, exposure in mcp_admins:
-            origin = type(model_admin).__qualname__
-            operations = model_admin.get_mcp_operations()
-            unknown = sorted(set(operations) - set(OPERATIONS))
-            if unknown:
-                raise ImproperlyConfigured(f"{origin}.mcp_operations has unknown entries {unknown}; use any of {list(OPERATIONS)}.")
+        exposed = []
+        for admin_site, model, model_admin in mcp_admins():
+            exposure = ModelExposure(model_admin, admin_site)
+            registry.exposures[model] = exposure
+            exposed.append((model_admin, exposure))
+        for model_admin, exposure in exposed:
+            admin_class = type(model_admin)
             generated = {}
-            for operation in operations:
+            for operation in model_admin.get_mcp_operations():
+                if operation not in GENERATED_TOOLS:
+                    raise unknown_operation_error(model_admin, operation)
                 generated[operation] = GENERATED_TOOLS[operation](exposure)
-                registry.add_tool(generated[operation], origin)
+                registry.add_tool(generated[operation], admin_class)
             for action_name in model_admin.mcp_actions:
-                registry.add_tool(ActionTool(exposure, action_name), origin)
-            for attribute in dir(type(model_admin)):
-                member = getattr(type(model_admin), attribute, None)
+                registry.add_tool(ActionTool(exposure, action_name), admin_class)
+            for attribute in dir(admin_class):
+                member = getattr(admin_class, attribute, None)
                 options = getattr(member, "mcp_tool", None)
                 if options is not None:
-                    registry.add_tool(SerializerTool(getattr(model_admin, attribute), model_admin=model_admin, **options), origin)
+                    registry.add_tool(SerializerTool(getattr(model_admin, attribute), model_admin=model_admin, **options), admin_class)
+                    registry.annotated_functions.add(member)
                 prompt_options = getattr(member, "mcp_prompt", None)
                 if prompt_options is not None:
-                    registry.add_prompt(McpPrompt(getattr(model_admin, attribute), **prompt_options), origin)
+                    registry.add_prompt(McpPrompt(getattr(model_admin, attribute), **prompt_options), admin_class)
+                    registry.annotated_functions.add(member)
             if "get" in generated:
                 registry.resource_templates.append(ModelResourceTemplate(exposure, generated["get"]))
         for tool in self._tools:
-            registry.add_tool(tool, "McpSite.tool")
+            registry.add_tool(tool, tool.func)
         # Related resources last: they need the child models' search tools.
-        for model_admin, exposure in mcp_admins:
+        for model_admin, exposure in exposed:
             for relation in model_admin.mcp_related_resources:
                 self._add_related_resource(registry, model_admin, exposure, relation)
         for prompt in self._prompts:
-            registry.add_prompt(prompt, "McpSite.prompt")
+            registry.add_prompt(prompt, prompt.func)
         for resource in self._resources:
             (registry.resource_templates if resource.is_template else registry.resources).append(resource)
-        for prompt in registry.prompts.values():
-            missing = [name for name in prompt.requires_tools if name not in registry.tools]
-            if missing:
-                raise ImproperlyConfigured(f"Prompt {prompt.name!r} requires unknown tool(s) {missing}.")
+        registry.check_prompts()
         return registry
 
     @staticmethod
     def _add_related_resource(registry, model_admin, exposure, relation):
-        origin = type(model_admin).__qualname__
-        get_tool = registry.tools.get(f"get_{exposure.singular}")
-        rel = next((r for r in exposure.opts.related_objects if r.get_accessor_name() == relation), None)
-        child = registry.exposures.get(rel.related_model) if rel else None
-        child_search = registry.tools.get(f"search_{child.plural}") if child else None
-        if get_tool is None or child_search is None:
-            raise ImproperlyConfigured(
-                f"{origin}.mcp_related_resources names {relation!r}: the model needs a 'get' operation, and "
-                f"{relation!r} must be a reverse relation whose model is exposed with a 'search' operation."
+        rel = find_reverse_relation(model_admin, relation)
+        if "get" not in model_admin.get_mcp_operations():
+            raise AnnotationError(
+                f"The value of 'mcp_related_resources' contains {relation!r}, but {type(model_admin).__qualname__} "
+                "has no 'get' operation: a related resource's URI starts from one object.",
+                id="mcp_bridge.E009", obj=type(model_admin),
+                hint="Add 'get' to mcp_operations, or remove mcp_related_resources.",
             )
+        child = registry.exposures.get(rel.related_model)
+        if child is None or "search" not in child.model_admin.get_mcp_operations():
+            label = rel.related_model._meta.label
+            raise AnnotationError(
+                f"The value of 'mcp_related_resources' contains {relation!r}, but {label} is not exposed with a "
+                "'search' operation.",
+                id="mcp_bridge.E010", obj=type(model_admin),
+                hint=f"Register {label} with an McpAdminMixin ModelAdmin whose mcp_operations include 'search', "
+                f"or remove {relation!r}.",
+            )
+        get_tool = registry.tools[f"get_{exposure.singular}"]
+        child_search = registry.tools[f"search_{child.plural}"]
         registry.resource_templates.append(RelatedResourceTemplate(exposure, get_tool, relation, child, child_search))
 
     # -- what a caller may see -----------------------------------------------------------------
@@ -203,7 +256,7 @@ class McpSite:
         key = (request.user.pk, request.user.is_superuser, request.user.is_active)
         names = self._visible.get(key)
         if names is None:
-            names = frozenset(name for name, tool in self.registry.tools.items() if tool.has_permission(request))
+            names = frozenset(name for name, tool in self.registry.tools.items() if may_call(tool, request))
             if len(self._visible) >= _VISIBLE_CACHE_SIZE:
                 self._visible.clear()
             self._visible[key] = names
@@ -215,7 +268,18 @@ class McpSite:
         if tool is None or name not in self.visible_tool_names(request, generation):
             return None
         # Re-ask the tool itself: the cached set is an optimisation, never the only check.
-        return tool if tool.has_permission(request) else None
+        return tool if may_call(tool, request) else None
+
+
+def may_call(tool, request):
+    """Return tool.has_permission(request); a tool whose check fails is hidden and logged, not every tool."""
+    try:
+        return tool.has_permission(request)
+    except (DatabaseError, ServiceUnavailable):
+        raise  # the database or cache failed, not this tool: the caller is told to retry
+    except Exception:
+        logger.exception("The permission check of MCP tool %r failed; the tool is hidden from this caller.", tool.name)
+        return False
 
 
 site = McpSite()

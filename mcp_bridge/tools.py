@@ -12,6 +12,7 @@ import re
 import uuid
 
 import jsonschema
+from django.apps import apps
 from django.core.exceptions import ObjectDoesNotExist, PermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
@@ -20,10 +21,14 @@ from rest_framework import serializers
 from rest_framework.exceptions import ValidationError as DRFValidationError
 from rest_framework.utils.encoders import JSONEncoder
 
+from .availability import is_service_failure
 from .content import is_content
 from .context import InputRequired, MissingClientCapability
-from .exceptions import ToolError
+from .database import StatementTimeout
+from .exceptions import AnnotationError, ServiceUnavailable, ToolError
+from .inputs import check_text
 from .models import Tool as ToolModel
+from .schemas import DECIMAL_PATTERN
 from .schemas import input_schema as serializer_input_schema
 from .schemas import output_schema as serializer_output_schema
 
@@ -109,20 +114,29 @@ class McpTool:
     def validate_arguments(self, arguments):
         if not isinstance(arguments, dict):
             raise ToolError(f"Arguments to {self.name} must be a JSON object.")
+        # Before the schema, whose messages quote names and values: no text a database (or a
+        # UTF-8 response) cannot hold gets that far.
+        for name, value in arguments.items():
+            check_text(name, argument=f"Invalid arguments for {self.name}: an argument name")
+            check_text(value, argument=f"Invalid arguments for {self.name}: '{name}'")
         errors = sorted(self.validator.iter_errors(arguments), key=lambda e: list(e.path))
         if errors:
             raise ToolError(
                 f"Invalid arguments for {self.name}: " + " ".join(describe_schema_error(e, self) for e in errors)
             )
-        for name, value in arguments.items():
-            if _contains_nul(value):
-                # Databases (PostgreSQL) cannot store NUL characters in text.
-                raise ToolError(f"Invalid arguments for {self.name}: '{name}' contains a NUL character; remove it.")
         return normalize_integers(arguments, self.input_schema)
 
     # -- running -------------------------------------------------------------------------------
     def run(self, request, arguments):
         raise NotImplementedError  # pragma: no cover
+
+    def narrowing_hint(self):
+        """What to ask for instead when a call ran out of database time."""
+        properties = self.input_schema.get("properties", {})
+        if "page_size" in properties:
+            query = ", use a more specific query" if "query" in properties else ""
+            return f"Narrow the search: add filters{query} or ask for a smaller page_size, then call {self.name} again."
+        return f"Ask {self.name} for less in one call (fewer ids, narrower arguments), or try again later."
 
     def call(self, request, arguments):
         """Validate *arguments*, run the tool in one transaction, and return a ToolResult."""
@@ -160,7 +174,18 @@ class McpTool:
             related = sorted({str(obj._meta.verbose_name_plural) for obj in exc.protected_objects if hasattr(obj, "_meta")} if hasattr(exc, "protected_objects") else [])
             detail = f" (related {', '.join(related)} protect it)" if related else ""
             return ToolResult(f"{self.name}: cannot delete this object because other records depend on it{detail}. Remove or reassign them first.", is_error=True)
-        except Exception:
+        except StatementTimeout as exc:
+            logger.warning("Tool %s stopped: a database statement ran longer than %g s", self.name, exc.seconds)
+            return ToolResult(
+                f"{self.name} took too long: a database query ran longer than the {exc.seconds:g} s allowed and was "
+                f"stopped; nothing was changed. {self.narrowing_hint()}",
+                is_error=True,
+            )
+        except Exception as exc:
+            if is_service_failure(exc):
+                logger.warning("Tool %s could not run: a backing service failed", self.name, exc_info=True)
+                busy = exc if isinstance(exc, ServiceUnavailable) else ServiceUnavailable()
+                return ToolResult(f"{self.name} could not run: {busy.message} Nothing was changed.", is_error=True)
             reference = uuid.uuid4().hex[:12]
             logger.exception("Tool %s failed unexpectedly (reference %s)", self.name, reference)
             return ToolResult(
@@ -180,21 +205,33 @@ class SerializerTool(McpTool):
     def __init__(self, func, *, name, description, input_serializer=None, output_serializer=None, input_schema=None,
                  output_schema=None, permissions=(), model_admin=None, title=None, read_only=False, destructive=None,
                  idempotent=False, context=False):
+        owner = type(model_admin) if model_admin is not None else func  # what a system check names
         if not TOOL_NAME_RE.match(name):
-            raise ValueError(f"Tool name {name!r} must be snake_case: lowercase letters, digits and underscores, at most 64 characters.")
+            raise AnnotationError(
+                f"Tool name {name!r} must be snake_case: lowercase letters, digits and underscores, at most 64 characters.",
+                id="mcp_bridge.E103", obj=owner, hint="Name it with the name= option, e.g. name='close_order'.",
+            )
         if not description:
-            raise ValueError(f"Tool {name!r} needs a description: what it does, when to use it, what it returns and its limits.")
+            raise AnnotationError(
+                f"Tool {name!r} has no description.", id="mcp_bridge.E104", obj=owner,
+                hint="Pass description= or write a docstring: what it does, when to use it, what it returns and its limits.",
+            )
+        if input_serializer is not None and input_schema is not None:
+            raise AnnotationError(
+                f"Tool {name!r} has both an input_serializer and an input_schema.", id="mcp_bridge.E105", obj=owner,
+                hint="Pass only one: the input schema of an input_serializer is generated from its fields.",
+            )
+        self.permissions = tuple(permissions)
+        for permission in self.permissions:
+            _check_permission_name(name, permission, model_admin, owner)
         self.func = func
         self.name = name
         self.title = title
         self.description = description
         self.model_admin = model_admin
-        self.permissions = tuple(permissions)
         self.read_only = read_only
         self.destructive = (not read_only) if destructive is None else destructive
         self.idempotent = idempotent or read_only
-        if input_serializer is not None and input_schema is not None:
-            raise ValueError(f"Tool {name!r}: pass input_serializer or input_schema, not both.")
         self.input_serializer = input_serializer
         self.output_serializer = output_serializer
         self.context = context
@@ -215,12 +252,10 @@ class SerializerTool(McpTool):
             if "." in permission:
                 if not request.user.has_perm(permission):
                     return False
-            else:
-                # Admin-style names ('change', 'add', 'publish') use the admin's has_<name>_permission hook.
-                if self.model_admin is None:
-                    raise ValueError(f"Tool {self.name!r}: permission {permission!r} needs 'app_label.codename' form outside a ModelAdmin.")
-                if not getattr(self.model_admin, f"has_{permission}_permission")(request):
-                    return False
+            # Admin-style names ('change', 'add', 'publish') use the admin's has_<name>_permission hook
+            # (checked to exist when the tool was built).
+            elif not getattr(self.model_admin, f"has_{permission}_permission")(request):
+                return False
         return True
 
     def run(self, request, arguments):
@@ -237,14 +272,37 @@ class SerializerTool(McpTool):
         return result
 
 
-def _contains_nul(value):
-    if isinstance(value, str):
-        return "\x00" in value
-    if isinstance(value, (list, tuple)):
-        return any(_contains_nul(v) for v in value)
-    if isinstance(value, dict):
-        return any(_contains_nul(v) for v in value.values())
-    return False
+def _check_permission_name(tool_name, permission, model_admin, owner):
+    """Raise AnnotationError unless *permission* can be checked, as the admin's admin.E129 does for actions."""
+    if "." in permission:
+        app_label = permission.partition(".")[0]
+        labels = [config.label for config in apps.get_app_configs()]
+        if app_label not in labels:
+            close = difflib.get_close_matches(app_label, labels, n=1)
+            raise AnnotationError(
+                f"Tool {tool_name!r} requires the permission {permission!r}, but no installed app has the label {app_label!r}.",
+                id="mcp_bridge.E109", obj=owner,
+                hint=(f"Did you mean {close[0]!r}? " if close else "") + "Write permissions as 'app_label.codename'.",
+            )
+    elif model_admin is None:
+        raise AnnotationError(
+            f"Tool {tool_name!r} requires the admin-style permission {permission!r}, but belongs to no ModelAdmin.",
+            id="mcp_bridge.E108", obj=owner,
+            hint="Outside a ModelAdmin, name a full permission as 'app_label.codename', e.g. 'customers.change_customer'.",
+        )
+    elif not callable(getattr(model_admin, f"has_{permission}_permission", None)):
+        admin_class = type(model_admin)
+        available = sorted(
+            attribute[len("has_"):-len("_permission")] for attribute in dir(admin_class)
+            if attribute.startswith("has_") and attribute.endswith("_permission")
+        )
+        close = difflib.get_close_matches(permission, available, n=1)
+        raise AnnotationError(
+            f"{admin_class.__name__} must define a has_{permission}_permission() method for the {tool_name!r} MCP tool.",
+            id="mcp_bridge.E107", obj=admin_class,
+            hint=(f"Did you mean {close[0]!r}? " if close else "")
+            + f"Use one of {', '.join(map(repr, available))}, or an 'app_label.codename' permission.",
+        )
 
 
 def _is_integer_schema(schema):
@@ -324,6 +382,9 @@ def describe_schema_error(error, tool):
         return f"{where} needs at least {error.validator_value} item(s)."
     if error.validator == "format":
         return f"{where} must be a valid {error.validator_value} (got {json.dumps(error.instance)})."
+    if error.validator == "pattern" and error.validator_value == DECIMAL_PATTERN:
+        return (f'{where} must be a number, or a decimal string of ASCII digits such as "12.50" '
+                f"(got {json.dumps(error.instance, ensure_ascii=False)}).")
     if error.validator == "minProperties":
         return f"Send at least one field to change besides the id. Changeable fields: {', '.join(k for k in properties if k != 'id')}."
     return f"{where}: {error.message}."

@@ -66,7 +66,7 @@ async def answer_tools_list(bridge, principal, scope, receive, send, *, json_res
     if isinstance(route, InboundLadderRejection):
         return replay
     try:
-        encoded = await bridge.encoded_tools_list(principal, route.protocol_version, _meta_of(scope))
+        encoded = await bridge.encoded_tools_list(principal, route.protocol_version, scope)
     except MCPError:
         return replay  # e.g. a credential revoked since: the SDK path reports it
     if encoded is None:
@@ -87,15 +87,6 @@ def _header(headers, name):
         if key == name:
             return value.decode("latin-1")
     return None
-
-
-def _meta_of(scope):
-    client = scope.get("client")
-    return {
-        "REMOTE_ADDR": client[0] if client else "",
-        "HTTP_USER_AGENT": _header(scope["headers"], b"user-agent") or "",
-        "HTTP_HOST": _header(scope["headers"], b"host") or "",
-    }
 
 
 async def _read_body(receive):

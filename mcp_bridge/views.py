@@ -2,11 +2,11 @@
 
 import uuid
 
-from django.core.cache import cache
 from django.db import connections
 from django.http import JsonResponse
 from django.views.decorators.cache import never_cache
 
+from .cache import shared_cache
 from .sites import site
 
 
@@ -26,6 +26,7 @@ def readiness(request):
     except Exception as exc:  # any backend error means "not ready"
         checks["database"] = f"error: {type(exc).__name__}"
     try:
+        cache = shared_cache()  # MCP_BRIDGE['CACHE_ALIAS']: the cache every call reads
         probe = f"mcp_bridge:ready:{uuid.uuid4().hex}"
         cache.set(probe, 1, 5)
         checks["cache"] = "ok" if cache.get(probe) == 1 else "error: value not stored"

@@ -36,6 +36,23 @@ def free_port():
         return sock.getsockname()[1]
 
 
+def wait_until_serving(process, port, log, timeout=30):
+    """Wait until the uvicorn *process* answers on *port*; return its base URL (its *log* if it exits)."""
+    base_url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + timeout
+    while True:
+        if process.poll() is not None:
+            log.seek(0)
+            raise RuntimeError(f"uvicorn exited with {process.returncode}:\n{log.read()}")
+        try:
+            httpx2.get(f"{base_url}/admin/login/", timeout=1)
+            return base_url
+        except httpx2.TransportError:
+            if time.monotonic() > deadline:
+                raise RuntimeError("uvicorn did not start in time") from None
+            time.sleep(0.1)
+
+
 @contextlib.contextmanager
 def uvicorn_server(extra_env=None, timeout=30):
     """Start uvicorn on a free loopback port; yield the base URL; stop it afterwards."""
@@ -47,21 +64,8 @@ def uvicorn_server(extra_env=None, timeout=30):
          "--timeout-graceful-shutdown", "3", "--log-level", "warning"],
         cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
     )
-    base_url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + timeout
-        while True:
-            if process.poll() is not None:
-                log.seek(0)
-                raise RuntimeError(f"uvicorn exited with {process.returncode}:\n{log.read()}")
-            try:
-                httpx2.get(f"{base_url}/admin/login/", timeout=1)
-                break
-            except httpx2.TransportError:
-                if time.monotonic() > deadline:
-                    raise RuntimeError("uvicorn did not start in time") from None
-                time.sleep(0.1)
-        yield base_url
+        yield wait_until_serving(process, port, log, timeout)
     finally:
         process.terminate()
         try:

@@ -45,7 +45,7 @@ SCENARIOS_2025_11_25 = {
 @pytest.fixture(scope="session")
 def node_tools():
     try:
-        return tooling.install()
+        return tooling.require()
     except RuntimeError as exc:
         pytest.fail(str(exc))
 

@@ -5,15 +5,19 @@ config.asgi (`live_server_url`) with a support agent's API key, or `manage.py ru
 support_agent` spawned by the client. What they print is parsed and checked.
 """
 
+import io
 import json
 import sys
 
 import pytest
+from django.core.management import call_command
 
 from customers.models import Customer
+from mcp_bridge.sites import site
 
 from . import servers
 from .external import tooling
+from .legacy_rows import insert_legacy_rows
 from .servers import ROOT
 
 pytestmark = pytest.mark.subprocess
@@ -32,7 +36,7 @@ DATABASE_ENV = ("SQLITE_PATH", "DATABASE_URL", "DATABASE_POOL", "VAR_DIR", "REDI
 @pytest.fixture(scope="session")
 def node_tools():
     try:
-        return tooling.install()
+        return tooling.require()
     except RuntimeError as exc:
         pytest.fail(str(exc))
 
@@ -67,6 +71,32 @@ def ts_client(node_tools):
         return completed.returncode, tooling.last_json_line(completed.stdout), completed.stderr
 
     return run
+
+
+@pytest.fixture
+def make_demo_data(demo):
+    """The data `make demo` serves (seed_demo --customers 1000, seed 42) plus one legacy customer with
+    an order and a ticket, newer than any other row; return {model: legacy row id}."""
+    call_command("seed_demo", customers=1000, seed=42, stdout=io.StringIO())
+    return insert_legacy_rows()
+
+
+def read_tool_calls(tools, legacy):
+    """Every read tool in *tools* (a tools/list result) with its arguments: search_* with none, get_* with
+    the legacy row's id; also the id each answer must lead with."""
+    calls = []
+    for tool in tools:
+        if not tool["annotations"]["readOnlyHint"]:
+            continue
+        pk = legacy[site.registry.tools[tool["name"]].exposure.model]
+        calls.append((tool["name"], {} if tool["name"].startswith("search_") else {"id": pk}, pk))
+    return calls
+
+
+def assert_read_result(name, result, pk):
+    assert result["isError"] is False, (name, result)
+    data = result["structuredContent"]
+    assert (data["items"][0]["id"] if name.startswith("search_") else data["id"]) == pk, (name, data)
 
 
 def stdio_env_options():
@@ -127,6 +157,20 @@ def test_inspector_http(inspector, api_keys, live_server_url, customer):
     code, templates, stderr = inspector(url, "--transport", "http", "--method", "resources/templates/list", *auth)
     assert code == 0, stderr
     assert "customers://customer/{id}" in {t["uriTemplate"] for t in templates["result"]["resourceTemplates"]}
+
+
+def test_inspector_validates_every_read_tool_on_the_demo_data(inspector, api_keys, live_server_url, make_demo_data):
+    """The Inspector checks structuredContent against outputSchema (Ajv with formats) and exits 5 on a mismatch."""
+    url, auth = f"{live_server_url}/mcp", ("--header", f"Authorization: Bearer {api_keys['support_agent']}")
+    code, listed, stderr = inspector(url, "--transport", "http", "--method", "tools/list", *auth)
+    assert code == 0, stderr
+    calls = read_tool_calls(listed["result"]["tools"], make_demo_data)
+    assert {name for name, _, _ in calls} == {name for name in SUPPORT_AGENT_TOOLS if name.startswith(("search_", "get_"))}
+    for name, arguments, pk in calls:
+        code, called, stderr = inspector(url, "--transport", "http", "--method", "tools/call", "--tool-name", name,
+                                         "--tool-args-json", json.dumps(arguments), *auth)
+        assert code == 0, f"{name} {arguments}: {stderr}"
+        assert_read_result(name, called["result"], pk)
 
 
 def test_inspector_http_errors(inspector, api_keys, live_server_url):
@@ -215,6 +259,21 @@ def test_ts_sdk_http(ts_client, api_keys, live_server_url, customer):
     assert report["protocolVersion"] == "2025-11-25"  # the newest this SDK speaks
     assert report["sessionId"] and report["terminated"] is True  # the session ended with DELETE
     assert_ts_report(report, customer)
+
+
+def test_ts_sdk_validates_every_read_tool_on_the_demo_data(ts_client, api_keys, live_server_url, make_demo_data):
+    """The TypeScript SDK checks structuredContent against outputSchema (Ajv with formats) and throws on a mismatch."""
+    plan = {"transport": "http", "url": f"{live_server_url}/mcp", "token": api_keys["support_agent"]}
+    code, report, stderr = ts_client(plan)
+    assert code == 0, (report, stderr)
+    calls = read_tool_calls(report["tools"], make_demo_data)
+    assert {name for name, _, _ in calls} == {name for name in SUPPORT_AGENT_TOOLS if name.startswith(("search_", "get_"))}
+
+    code, report, stderr = ts_client({**plan, "calls": [{"name": name, "arguments": arguments} for name, arguments, _ in calls]})
+    assert code == 0, (report, stderr)
+    assert [call.get("error") for call in report["calls"]] == [None] * len(calls), report["calls"]
+    for (name, _, pk), call in zip(calls, report["calls"]):
+        assert_read_result(name, call["result"], pk)
 
 
 def test_ts_sdk_http_rejects_a_bad_key(ts_client, live_server_url, demo):

@@ -107,7 +107,7 @@ def admin_post(user, url, data):
 
 def visible_customers(user):
     """The customers the admin changelist shows *user*."""
-    return admin.site._registry[Customer].get_queryset(admin_request(user))
+    return admin.site.get_model_admin(Customer).get_queryset(admin_request(user))
 
 
 def log_row(entry):
@@ -378,7 +378,7 @@ async def test_refund_failing_after_partial_work_leaves_nothing_behind(demo, mon
         expected = ["issue_refund rejected the input", "refunded_total: Simulated check failed."]
     else:
         # A crash in the very last step, after the refund, its log entry and the order were all written.
-        monkeypatch.setattr(type(admin.site._registry[Order]), "log_change", _fail_with(RuntimeError("boom")))
+        monkeypatch.setattr(type(admin.site.get_model_admin(Order)), "log_change", _fail_with(RuntimeError("boom")))
         expected = ["issue_refund failed unexpectedly; nothing was changed"]
     before = await snapshot()
     async with mcp_client(demo["support_agent"]) as client:
@@ -387,7 +387,7 @@ async def test_refund_failing_after_partial_work_leaves_nothing_behind(demo, mon
 
 
 async def test_generated_writes_failing_after_partial_work_leave_nothing_behind(demo, monkeypatch):
-    customer_admin = type(admin.site._registry[Customer])
+    customer_admin = type(admin.site.get_model_admin(Customer))
     customer = await orm(lambda: Customer.objects.filter(tickets__isnull=False).order_by("pk").first())
     before = await snapshot()
     async with mcp_client(demo["admin"]) as client:
@@ -406,7 +406,7 @@ async def test_generated_writes_failing_after_partial_work_leave_nothing_behind(
 
 async def test_ticket_status_failing_after_save_leaves_nothing_behind(demo, monkeypatch):
     ticket = await orm(lambda: SupportTicket.objects.filter(customer__is_internal=False).exclude(status="closed").order_by("pk").first())
-    monkeypatch.setattr(type(admin.site._registry[SupportTicket]), "log_change", _fail_with(RuntimeError("boom")))
+    monkeypatch.setattr(type(admin.site.get_model_admin(SupportTicket)), "log_change", _fail_with(RuntimeError("boom")))
     before = await snapshot()
     async with mcp_client(demo["support_agent"]) as client:
         error(await client.call_tool("update_ticket_status", {"ticket_id": ticket.pk, "status": "closed", "note": "Done."}),
@@ -506,7 +506,7 @@ async def test_pagination_of_orders_matches_the_orm(demo, mode):
 
 
 def _admin_search(model, user, query):
-    model_admin = admin.site._registry[model]
+    model_admin = admin.site.get_model_admin(model)
     request = admin_request(user)
     queryset, may_have_duplicates = model_admin.get_search_results(request, model_admin.get_queryset(request), query)
     return queryset.distinct() if may_have_duplicates else queryset

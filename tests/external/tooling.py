@@ -75,6 +75,19 @@ def install():
     return NODE
 
 
+def require():
+    """Return Node 22's path; raise RuntimeError saying how to install the tooling if it is missing.
+
+    Tests never install anything: `make install` (run by `make test`) does, through `install()`.
+    """
+    if not is_installed():
+        raise RuntimeError(
+            f"The pinned Node tooling in {EXTERNAL} is missing or out of date: run `make install` "
+            "(it runs `npm ci` there) before the tests."
+        )
+    return NODE
+
+
 def node_env(**extra):
     """Environment for Node children: Node 22 first on PATH (for `#!/usr/bin/env node` children)."""
     env = dict(os.environ)
@@ -95,3 +108,7 @@ def last_json_line(output):
     if not lines:
         raise AssertionError("no output")
     return json.loads(lines[-1])
+
+
+if __name__ == "__main__":  # `python -m tests.external.tooling`, run by `make install`
+    print(install())

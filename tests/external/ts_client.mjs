@@ -6,7 +6,9 @@
 // The plan says how to connect and what to ask:
 //   {"transport": "http", "url": "http://127.0.0.1:8000/mcp", "token": "mcpb_..."}
 //   {"transport": "stdio", "command": "python", "args": ["manage.py", "runmcp", "--user", "x"], "cwd": "..."}
-// plus optional "tool": {"name", "arguments"}, "resource": "<uri>", "prompt": {"name", "arguments"}.
+// plus optional "tool": {"name", "arguments"}, "resource": "<uri>", "prompt": {"name", "arguments"}, and
+// "calls": [{"name", "arguments"}, ...], tool calls whose errors are reported per call (the SDK checks
+// each result's structuredContent against the listed outputSchema, with Ajv and its formats).
 // The child of a stdio transport inherits this process's environment (database settings).
 //
 // It prints one JSON object with everything the server answered, and exits 0; on any error it
@@ -54,6 +56,16 @@ async function main() {
   };
   out.tools = (await client.listTools()).tools;
   if (plan.tool) out.toolCall = await client.callTool({ name: plan.tool.name, arguments: plan.tool.arguments ?? {} });
+  if (plan.calls) {
+    out.calls = [];
+    for (const { name, arguments: args } of plan.calls) {
+      try {
+        out.calls.push({ name, arguments: args, result: await client.callTool({ name, arguments: args ?? {} }) });
+      } catch (error) {
+        out.calls.push({ name, arguments: args, error: `${error?.name}: ${error?.message}` });
+      }
+    }
+  }
   out.resources = (await client.listResources()).resources;
   out.resourceTemplates = (await client.listResourceTemplates()).resourceTemplates;
   if (plan.resource) out.resource = await client.readResource({ uri: plan.resource });

@@ -1,14 +1,21 @@
-"""Create deterministic demo data, the support and analyst groups, and the demo users."""
+"""Create deterministic demo data, the support and analyst groups, and the demo users.
+
+The same arguments give the same rows with the same ids on every run, on any database, so
+documentation can quote them. Every row passes its model's full_clean() and no date lies in the
+future (tests/test_seed_demo.py checks both; validating each row here would make seeding slow).
+"""
 
 import random
 import secrets
+import unicodedata
 from datetime import timedelta
 from decimal import Decimal
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group, Permission
 from django.core.management.base import BaseCommand, CommandError
-from django.db import transaction
+from django.core.management.color import no_style
+from django.db import connection, transaction
 from django.utils import timezone
 
 from customers.models import Customer, Order, Refund, SupportTicket
@@ -29,6 +36,12 @@ SUPPORT_TOOLS = ["search_customers", "get_customer", "search_orders", "get_order
                  "get_support_ticket", "update_ticket_status", "issue_refund"]
 ANALYST_PERMISSIONS = ["view_customer", "view_order", "view_supportticket", "view_refund"]
 BATCH = 5000
+DEMO_MODELS = (Customer, Order, SupportTicket, Refund)
+
+
+def ascii_letters(text):
+    """'Chloé' -> 'chloe': names keep their accents, email addresses must be ASCII to be valid."""
+    return unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode().lower()
 
 
 class Command(BaseCommand):
@@ -49,9 +62,12 @@ class Command(BaseCommand):
             SupportTicket.objects.all().delete()
             Order.objects.all().delete()
             Customer.objects.all().delete()
-            self.create_customers(rng, customers)
-            self.create_orders(rng, orders_per_customer)
-            self.create_tickets(rng)
+            # Orders are placed up to `orders_per_customer` days after sign-up: sign-ups end early
+            # enough for the last of them to lie in the past.
+            signed_up = self.create_customers(rng, customers, until=started - timedelta(days=orders_per_customer + 1))
+            self.create_orders(rng, signed_up, orders_per_customer)
+            self.create_tickets(rng, signed_up)
+            self.reset_sequences()
             sync_tool_permissions()
             self.create_groups()
         passwords = self.create_users()
@@ -63,35 +79,41 @@ class Command(BaseCommand):
         for username, password in passwords.items():
             self.stdout.write(f"Created user {username!r} with password {password!r} (shown once).")
 
-    def create_customers(self, rng, count):
-        now = timezone.now()
+    def create_customers(self, rng, count, until):
+        """Create customers 1..count, one sign-up a minute up to *until*; return [(id, created)]."""
         countries = [c for c, _ in Customer.Country.choices]
         statuses = ["active"] * 6 + ["lead"] * 3 + ["churned"]
-        batch = []
+        batch, signed_up = [], []
         for i in range(count):
             first, last = rng.choice(FIRST), rng.choice(LAST)
-            batch.append(Customer(
+            customer = Customer(
+                pk=i + 1,
                 name=f"{first} {last}",
-                email=f"{first.lower()}.{last.lower()}.{i}@example.com",
+                email=f"{ascii_letters(first)}.{ascii_letters(last)}.{i}@example.com",
                 phone=f"+44 20 7{rng.randrange(100, 999)} {rng.randrange(1000, 9999)}",
                 company=rng.choice(COMPANIES),
                 country=rng.choice(countries),
                 status=rng.choice(statuses),
                 lifetime_value=Decimal(rng.randrange(0, 500000)) / 100,
                 is_internal=(i % 97 == 0),
-                created=now - timedelta(minutes=count - i),
-            ))
+                created=until - timedelta(minutes=count - 1 - i),
+            )
+            batch.append(customer)
+            signed_up.append((customer.pk, customer.created))
             if len(batch) >= BATCH:
                 Customer.objects.bulk_create(batch)
                 batch = []
         Customer.objects.bulk_create(batch)
+        return signed_up
 
-    def create_orders(self, rng, per_customer):
+    def create_orders(self, rng, signed_up, per_customer):
         statuses = ["paid"] * 4 + ["shipped"] * 4 + ["pending", "cancelled"]
-        batch = []
-        for customer_id, created in Customer.objects.order_by("pk").values_list("pk", "created").iterator(chunk_size=BATCH):
+        batch, order_id = [], 0
+        for customer_id, created in signed_up:
             for n in range(per_customer):
+                order_id += 1
                 batch.append(Order(
+                    pk=order_id,
                     customer_id=customer_id,
                     status=rng.choice(statuses),
                     total=Decimal(rng.randrange(500, 150000)) / 100,
@@ -102,16 +124,14 @@ class Command(BaseCommand):
                     batch = []
         Order.objects.bulk_create(batch)
 
-    def create_tickets(self, rng):
+    def create_tickets(self, rng, signed_up):
         statuses = [s for s, _ in SupportTicket.Status.choices]
         priorities = [p for p, _ in SupportTicket.Priority.choices]
         batch = []
-        rows = Customer.objects.order_by("pk").values_list("pk", "created").iterator(chunk_size=BATCH)
-        for index, (customer_id, created) in enumerate(rows):
-            if index % 2:  # every other customer has a ticket
-                continue
+        for ticket_id, (customer_id, created) in enumerate(signed_up[::2], 1):  # every other customer has a ticket
             subject = rng.choice(SUBJECTS)
             batch.append(SupportTicket(
+                pk=ticket_id,
                 customer_id=customer_id, subject=subject, body=f"{subject}. Please help, order reference in my account.",
                 status=rng.choice(statuses), priority=rng.choice(priorities), created=created + timedelta(hours=5),
             ))
@@ -119,6 +139,22 @@ class Command(BaseCommand):
                 SupportTicket.objects.bulk_create(batch)
                 batch = []
         SupportTicket.objects.bulk_create(batch)
+
+    def reset_sequences(self):
+        """Continue each demo table's ids after the seeded ones, as loaddata does after a fixture.
+
+        sequence_reset_sql() is what PostgreSQL needs. SQLite's AUTOINCREMENT also remembers the
+        highest id a table ever held (a refund issued before this run); sequence_reset_by_name_sql(),
+        which flush uses, makes it forget, so the next id follows the rows the table holds now.
+        """
+        sequences = [{"table": model._meta.db_table, "column": model._meta.pk.column} for model in DEMO_MODELS]
+        statements = [
+            *connection.ops.sequence_reset_by_name_sql(no_style(), sequences),
+            *connection.ops.sequence_reset_sql(no_style(), DEMO_MODELS),
+        ]
+        with connection.cursor() as cursor:
+            for statement in statements:
+                cursor.execute(statement)
 
     def create_groups(self):
         support, _ = Group.objects.get_or_create(name="support")

@@ -35,8 +35,12 @@ class Command(BaseCommand):
             raise CommandError("--expires-days must be a positive number of days.")
         expires_at = timezone.now() + timedelta(days=expires_days) if expires_days else None
         api_key, raw_key = ApiKey.issue(owner, name or f"key for {user}", expires_at=expires_at)
+        # The explanation goes to stderr and the key alone to stdout (`KEY=$(manage.py mcp_apikey create ...)`);
+        # flushed in that order, so a combined log (2>&1) reads explanation first, whatever the buffering.
         self.stderr.write(f"Issued API key {api_key.prefix} for {user}; store it now, it is not shown again:")
+        self.stderr.flush()
         self.stdout.write(raw_key)
+        self.stdout.flush()
 
     def handle_list(self, user, **options):
         keys = ApiKey.objects.select_related("user")

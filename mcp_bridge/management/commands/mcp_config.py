@@ -1,13 +1,22 @@
 """Print ready-to-paste MCP client configuration (stdio and HTTP) for this project."""
 
 import json
+import os
 import sys
 from pathlib import Path
 
 from django.conf import settings
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 
 from mcp_bridge.conf import mcp_settings
+
+
+def server_port():
+    """The port `make demo` serves on: the PORT environment variable (the Makefile exports it), else 8000."""
+    port = os.environ.get("PORT", "8000")
+    if not (port.isascii() and port.isdigit() and 0 < int(port) < 65536):
+        raise CommandError(f"The PORT environment variable is {port!r}: set it to a port number (1-65535), or pass --url.")
+    return int(port)
 
 
 class Command(BaseCommand):
@@ -15,11 +24,13 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--user", required=True, help="Username the stdio server acts as.")
-        parser.add_argument("--url", default="http://127.0.0.1:8000", help="Base URL of the ASGI server.")
+        parser.add_argument("--url", default=None,
+                            help="Base URL of the ASGI server (default: http://127.0.0.1:$PORT, port 8000 if PORT is unset).")
         parser.add_argument("--api-key", default="<API key from `manage.py mcp_apikey create`>",
                             help="Bearer key to put in the HTTP configuration.")
 
     def handle(self, *args, user, url, api_key, **options):
+        url = url or f"http://127.0.0.1:{server_port()}"
         name = mcp_settings.SERVER_NAME
         manage_py = str(Path(settings.BASE_DIR) / "manage.py")
         endpoint = url.rstrip("/") + mcp_settings.PATH

@@ -18,9 +18,10 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--name", required=True, help="Registry name in reverse-DNS form, e.g. io.github.acme/support.")
         parser.add_argument("--url", required=True, help="Public base URL of the deployment, e.g. https://support.acme.com.")
-        parser.add_argument("--package", default="mcp-bridge", help="PyPI package that runs the stdio server.")
+        parser.add_argument("--package", default="django-mcp-bridge", help="PyPI package that runs the stdio server.")
         parser.add_argument("--server-version", default=None, help="Server version (default: mcp_bridge's version).")
-        parser.add_argument("--output", default=str(Path(settings.BASE_DIR) / "server.json"))
+        parser.add_argument("--output", default=str(Path(settings.BASE_DIR) / "server.json"),
+                            help="File to write ('-' for standard output).")
 
     def handle(self, *args, name, url, package, server_version, output, **options):
         if name.count("/") != 1 or "." not in name.split("/")[0]:
@@ -60,5 +61,9 @@ class Command(BaseCommand):
                 ],
             }],
         }
-        Path(output).write_text(json.dumps(manifest, indent=2) + "\n")
+        text = json.dumps(manifest, indent=2) + "\n"
+        if output == "-":
+            self.stdout.write(text, ending="")
+            return
+        Path(output).write_text(text)
         self.stdout.write(f"Wrote {output}.")

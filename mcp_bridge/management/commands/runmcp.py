@@ -20,10 +20,9 @@ class Command(BaseCommand):
         for handler in logging.getLogger().handlers:
             if getattr(handler, "stream", None) is sys.stdout:
                 handler.setStream(sys.stderr)
-        from mcp.server.stdio import stdio_server
-
         from mcp_bridge.authentication import local_principal
         from mcp_bridge.server import current_principal, freeze_startup_objects, get_server
+        from mcp_bridge.stdio import stdio_server  # answers every line, unlike mcp.server.stdio
 
         try:
             account = get_user_model()._default_manager.get_by_natural_key(user)
