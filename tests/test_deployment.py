@@ -92,8 +92,12 @@ def _api_gateway_event(body, key, method_header):
     }
 
 
-def test_lambda_handler_serves_a_real_mcp_request(api_keys, settings):
+def test_lambda_handler_serves_a_real_mcp_request(api_keys, settings, monkeypatch):
     settings.MCP_BRIDGE = {**settings.MCP_BRIDGE, "STATELESS_HTTP": True, "JSON_RESPONSE": True}
+    # The handler module sets these in os.environ; set here, they are removed again after the test, so
+    # servers that later tests start do not inherit Lambda's JSON mode.
+    monkeypatch.setenv("MCP_STATELESS_HTTP", "1")
+    monkeypatch.setenv("MCP_JSON_RESPONSE", "1")
     from config.lambda_handler import handler
 
     meta = {"io.modelcontextprotocol/protocolVersion": "2026-07-28", "io.modelcontextprotocol/clientCapabilities": {}}

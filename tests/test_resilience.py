@@ -6,12 +6,9 @@ PostgreSQL with the server's database connections killed again and again while t
 """
 
 import asyncio
-import json
 import os
 import threading
-import time
 
-import httpx2
 import pytest
 from django.contrib.auth.models import Group
 from django.core import checks
@@ -20,6 +17,8 @@ from mcp import Client
 from mcp.shared.exceptions import MCPError
 from mcp.types import ResourceTemplateReference
 
+from bench import resilience
+from bench.resilience import call_concurrently
 from mcp_bridge.authentication import local_principal
 from mcp_bridge.capacity import check_pool_sizes, database_pool_sizes, max_concurrent_requests
 from mcp_bridge.models import ApiKey
@@ -164,54 +163,8 @@ CALLS_EACH = 4  # 800 calls: under the demo's CALL_RATE of 1200/min for the one 
 CALL_BUDGET_SECONDS = 20
 
 
-def classify(status, body):
-    """'ok', or the kind of retryable failure; anything else is returned as 'unexpected: ...'."""
-    if status == 503:
-        return "503 retry-after"
-    try:
-        message = json.loads(body)
-    except ValueError:
-        return f"unexpected: HTTP {status} {body[:200]!r}"
-    if "error" in message:
-        code = message["error"].get("code")
-        if code == SERVER_BUSY and "retryAfter" in (message["error"].get("data") or {}):
-            return "-32003 busy"
-        return f"unexpected: JSON-RPC {code} {message['error'].get('message')!r}"
-    result = message.get("result", {})
-    if not result.get("isError"):
-        return "ok"
-    text = result["content"][0]["text"]
-    if "The server is busy; retry in a few seconds. Nothing was changed." in text:
-        return "isError busy"
-    return f"unexpected: isError {text[:200]!r}"
-
-
-async def call_concurrently(base_url, key):
-    headers = {
-        "Authorization": f"Bearer {key}", "Content-Type": "application/json", "Accept": "application/json, text/event-stream",
-        "MCP-Protocol-Version": MODERN, "Mcp-Method": "tools/call", "Mcp-Name": "search_customers",
-    }
-    outcomes, latencies = {}, []
-    # No keep-alive: a connection the server closes as idle while a call reuses it is no server failure.
-    limits = httpx2.Limits(max_connections=CALLERS, max_keepalive_connections=0)
-    async with httpx2.AsyncClient(base_url=base_url, timeout=60, limits=limits) as http:
-
-        async def caller(number):
-            for call in range(CALLS_EACH):
-                body = {"jsonrpc": "2.0", "id": number * 100 + call, "method": "tools/call",
-                        "params": {"name": "search_customers", "arguments": {"query": "a", "page_size": 5}, "_meta": META}}
-                started = time.monotonic()
-                try:
-                    response = await http.post("/mcp", json=body, headers=headers)
-                except httpx2.TransportError as exc:
-                    kind = f"unexpected: {type(exc).__name__} {exc}"
-                else:
-                    kind = classify(response.status_code, response.text)
-                latencies.append(time.monotonic() - started)
-                outcomes[kind] = outcomes.get(kind, 0) + 1
-
-        await asyncio.gather(*(caller(number) for number in range(CALLERS)))
-    return outcomes, latencies
+def test_the_load_driver_knows_the_busy_code():
+    assert resilience.SERVER_BUSY == SERVER_BUSY
 
 
 def kill_server_connections(stop, killed):
@@ -246,9 +199,7 @@ def test_concurrent_calls_through_cache_and_database_failures_get_retryable_erro
         if killer:
             killer.start()
         try:
-            started = time.monotonic()
-            outcomes, latencies = asyncio.run(call_concurrently(base_url, key))
-            duration = time.monotonic() - started
+            outcomes, latencies, duration = asyncio.run(call_concurrently(base_url, key, CALLERS, CALLS_EACH))
         finally:
             stop.set()
             if killer:
