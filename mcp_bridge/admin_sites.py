@@ -1,5 +1,6 @@
 """The ModelAdmins of the admin sites that MCP_BRIDGE['ADMIN_SITES'] lists: the one place that reads them."""
 
+from django.apps import apps
 from django.contrib.admin.exceptions import NotRegistered
 
 from .conf import mcp_settings
@@ -15,10 +16,12 @@ def model_admin_for(admin_site, model):
 
 
 def registered_admins(admin_site):
-    """Return the (model, model_admin) pairs registered in *admin_site*, in registration order."""
-    # AdminSite has no public iterator over its registry (only get_model_admin() and is_registered()
-    # for one model, and get_app_list(request), which needs a request and filters by permission).
-    return list(admin_site._registry.items())
+    """Return the (model, model_admin) pairs registered in *admin_site*, in the app registry's order.
+
+    AdminSite has no public iterator over its registry, so every installed model is asked through the
+    public is_registered()/get_model_admin() (start-up only).
+    """
+    return [(model, admin_site.get_model_admin(model)) for model in apps.get_models() if admin_site.is_registered(model)]
 
 
 def mcp_admins():

@@ -14,14 +14,13 @@ from contextlib import AsyncExitStack
 from urllib.parse import urlsplit
 
 from django.conf import settings
-from django.core import signals
 from django.core.asgi import get_asgi_application as get_django_asgi_application
-from django.db import DatabaseError
 from django.http.request import split_domain_port, validate_host
 from mcp.server.auth.middleware.bearer_auth import AuthenticatedUser
 from mcp.server.auth.provider import AccessToken
 from mcp.server.transport_security import TransportSecuritySettings
 
+from .availability import is_service_failure
 from .conf import mcp_settings
 from .exceptions import AuthenticationFailed, ServiceUnavailable
 from .tools_list import answer_tools_list
@@ -121,7 +120,9 @@ class McpAsgiApp:
         except AuthenticationFailed as exc:
             await self.unauthorized(send, str(exc), error="invalid_token")
             return
-        except (DatabaseError, ServiceUnavailable) as exc:
+        except Exception as exc:
+            if not is_service_failure(exc):
+                raise
             logger.error("Could not check an MCP bearer token: a backing service failed", exc_info=exc)
             await self.service_unavailable(send, exc if isinstance(exc, ServiceUnavailable) else ServiceUnavailable())
             return
@@ -183,12 +184,10 @@ class McpAsgiApp:
 
 def _authenticate_in_request(token):
     from .authentication import authenticate_token  # needs the app registry
+    from .server import django_request
 
-    signals.request_started.send(sender=McpAsgiApp)
-    try:
+    with django_request(None):
         return authenticate_token(token)
-    finally:
-        signals.request_finished.send(sender=McpAsgiApp)
 
 
 def _quote(text):
