@@ -185,7 +185,10 @@ MCP_BRIDGE = {
     ),
     "STATELESS_HTTP": env_bool("MCP_STATELESS_HTTP", False),
     "JSON_RESPONSE": env_bool("MCP_JSON_RESPONSE", False),
-    "TOOL_RATES": {"issue_refund": "30/min", "delete_customer": "10/min"},
+    "THROTTLE_RATES": {"credential": "1200/min", "issue_refund": "30/min", "delete_customer": "10/min"},
+    # One long-lived server process per worker: its start-up objects are frozen out of the garbage
+    # collector's full collections (see mcp_bridge's FREEZE_GC_AT_STARTUP).
+    "FREEZE_GC_AT_STARTUP": True,
 }
 
 LOGGING = {

@@ -70,6 +70,10 @@ class McpTool:
     idempotent = False
     kind = "custom"
     required_permissions = ()  # human-readable, for docs and the inspect command
+    #: Throttle classes for this tool (None: MCP_BRIDGE['THROTTLE_CLASSES']), as DRF's view attribute.
+    throttle_classes = None
+    #: The THROTTLE_RATES scope ToolRateThrottle counts this tool's calls under (None: the tool's name).
+    throttle_scope = None
 
     def __repr__(self):
         return f"<{type(self).__name__} {self.name!r}>"
