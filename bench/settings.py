@@ -13,7 +13,10 @@ import os
 from config.settings import *  # noqa: F401,F403
 from config.settings import INSTALLED_APPS, MCP_BRIDGE
 
-MCP_BRIDGE = {**MCP_BRIDGE, "CALL_RATE": os.environ.get("BENCH_CALL_RATE", "100000000/min")}
+MCP_BRIDGE = {
+    **MCP_BRIDGE,
+    "THROTTLE_RATES": {**MCP_BRIDGE["THROTTLE_RATES"], "credential": os.environ.get("BENCH_CALL_RATE", "100000000/min")},
+}
 
 INSTALLED_APPS = [*INSTALLED_APPS, "bench"]
 BENCH_PROXY_MODELS = int(os.environ.get("BENCH_PROXY_MODELS", "0"))

@@ -54,10 +54,10 @@ def limits_for(principal, tool_name, now=None):
     now = time.time() if now is None else now
     identity = principal.session_identity
     candidates = (
-        (f"c:{identity}", parse_rate(mcp_settings.CALL_RATE),
+        (f"c:{identity}", parse_rate(mcp_settings.THROTTLE_RATES.get("credential")),
          "Rate limit reached: at most {count} tool calls per {period} for this credential. "
          "Try again in {retry} s, and batch work into fewer calls where a tool allows it."),
-        (f"t:{identity}:{tool_name}", parse_rate(mcp_settings.TOOL_RATES.get(tool_name)),
+        (f"t:{identity}:{tool_name}", parse_rate(mcp_settings.THROTTLE_RATES.get(tool_name)),
          f"Rate limit reached for {tool_name}: at most {{count}} calls per {{period}}. Try again in {{retry}} s."),
     )
     return [

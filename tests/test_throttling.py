@@ -15,7 +15,7 @@ from .conftest import mcp_client
 @pytest.fixture
 def limits(settings):
     def apply(call_rate=None, tool_rates=None):
-        settings.MCP_BRIDGE = {**settings.MCP_BRIDGE, "CALL_RATE": call_rate, "TOOL_RATES": tool_rates or {}}
+        settings.MCP_BRIDGE = {**settings.MCP_BRIDGE, "THROTTLE_RATES": {"credential": call_rate, **(tool_rates or {})}}
         cache.clear()
 
     return apply
