@@ -9,9 +9,25 @@ demo: export PORT := $(PORT)
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
-$(VENV)/.installed: requirements.txt requirements-dev.txt | $(BIN)/python
+# requirements.txt installs mcp_bridge from this checkout (-e .), so pyproject.toml is an input too.
+$(VENV)/.installed: pyproject.toml requirements.txt requirements-dev.txt | $(BIN)/python
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
+	touch $@
+
+# The same, with mcp_bridge's dependencies at the lowest versions pyproject.toml declares (.ci/lowest.py).
+LOWEST := .venv-lowest
+# The fast, in-process part of the suite, run again there: unit tests, checks, the registry, MCP calls
+# through the SDK's client, the schemas clients validate against.
+LOWEST_TESTS := tests/unit tests/test_checks.py tests/test_registry.py tests/test_inprocess.py tests/test_client_schemas.py
+
+$(LOWEST)/.installed: pyproject.toml requirements.txt requirements-dev.txt .ci/lowest.py | $(VENV)/.installed
+	rm -rf $(LOWEST)
+	$(PYTHON) -m venv $(LOWEST)
+	echo '*' > $(LOWEST)/.gitignore
+	$(BIN)/python .ci/lowest.py requirements-dev.txt > $(LOWEST)/requirements.txt
+	$(LOWEST)/bin/python -m pip install --quiet --upgrade pip
+	$(LOWEST)/bin/python -m pip install --quiet -r $(LOWEST)/requirements.txt
 	touch $@
 
 # What the tests use beyond Python: the pinned Node clients (tests/external, npm ci) and wrk (bench smoke
@@ -27,7 +43,7 @@ wrk:
 
 install: $(VENV)/.installed
 
-test-tools: install $(NODE_TOOLS) wrk
+test-tools: install $(LOWEST)/.installed $(NODE_TOOLS) wrk
 
 demo: install
 	$(BIN)/python manage.py migrate --verbosity 0
@@ -36,8 +52,18 @@ demo: install
 	  $(BIN)/python manage.py mcp_config --user support_agent --api-key $$KEY
 	$(BIN)/uvicorn config.asgi:application --host 127.0.0.1 --port $(PORT) --timeout-graceful-shutdown 5
 
-test: test-tools
+# Lint and format (ruff: the whole checkout) and type check (mypy: mcp_bridge/, configured in pyproject.toml).
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+test: lint test-tools
 	$(BIN)/python -m pytest
+	$(MAKE) --no-print-directory test-lowest
+
+test-lowest: $(LOWEST)/.installed
+	$(LOWEST)/bin/python -m pytest -m "not subprocess" $(LOWEST_TESTS)
 
 # Benchmark against a plain Django view (PostgreSQL at 127.0.0.1:5432, wrk; see BENCHMARKS.md).
 bench: install wrk
@@ -46,4 +72,4 @@ bench: install wrk
 bench-smoke: install wrk
 	$(BIN)/python bench/run.py --smoke
 
-.PHONY: install test-tools wrk demo test bench bench-smoke
+.PHONY: install test-tools wrk demo lint test test-lowest bench bench-smoke

@@ -117,7 +117,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--callers", type=int, default=200)
     parser.add_argument("--calls", type=int, default=5,
-                        help="calls per caller (callers x calls stays under the demo's CALL_RATE of 1200/min for one key)")
+                        help="calls per caller (callers x calls stays under the demo's 1200/min credential rate for one key)")
     parser.add_argument("--restart-after", type=float, default=3, help="seconds into the load")
     parser.add_argument("--cluster", nargs=2, default=[sorted(os.listdir("/etc/postgresql"))[-1], "main"],
                         metavar=("VERSION", "NAME"))

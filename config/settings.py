@@ -144,6 +144,10 @@ CACHES = {
     )
 }
 
+# ModelBackend that answers an MCP call's permission checks from the set cached for the call, so a
+# call costs no permission queries; logins and the admin work as with ModelBackend.
+AUTHENTICATION_BACKENDS = ["mcp_bridge.backends.McpModelBackend"]
+
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},

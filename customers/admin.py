@@ -89,6 +89,11 @@ class SupportTicketAdmin(HideInternalCustomersMixin, McpAdminMixin, admin.ModelA
     mcp_actions = ("mark_resolved",)
 
     @admin.action(description="Mark selected tickets as resolved", permissions=["change"])
+    @mcp_bridge.action(
+        description="Every chosen ticket ends resolved, closed ones included; resolved ones are left as they are.",
+        destructive=False,
+        idempotent=True,
+    )
     def mark_resolved(self, request, queryset):
         count = queryset.exclude(status=SupportTicket.Status.RESOLVED).update(status=SupportTicket.Status.RESOLVED)
         self.message_user(request, f"{count} ticket(s) marked as resolved.", messages.SUCCESS)

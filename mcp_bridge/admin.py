@@ -58,5 +58,7 @@ class ToolAdmin(admin.ModelAdmin):
 
     @admin.display(description="Granted to groups")
     def granted_to_groups(self, obj):
-        groups = Group.objects.filter(permissions__codename=Tool.permission_codename(obj.name)).values_list("name", flat=True)
+        groups = Group.objects.filter(permissions__codename=Tool.permission_codename(obj.name)).values_list(
+            "name", flat=True
+        )
         return ", ".join(groups) or "—"

@@ -21,6 +21,10 @@ class McpBridgeConfig(AppConfig):
         }
         connect_signals(credential_models)
         for model in (*credential_models, get_user_model()):
-            post_save.connect(forget_credentials, sender=model, dispatch_uid=f"mcp_bridge.creds.save.{model._meta.label}")
-            post_delete.connect(forget_credentials, sender=model, dispatch_uid=f"mcp_bridge.creds.del.{model._meta.label}")
+            post_save.connect(
+                forget_credentials, sender=model, dispatch_uid=f"mcp_bridge.creds.save.{model._meta.label}"
+            )
+            post_delete.connect(
+                forget_credentials, sender=model, dispatch_uid=f"mcp_bridge.creds.del.{model._meta.label}"
+            )
         post_migrate.connect(sync_tool_permissions, sender=self, dispatch_uid="mcp_bridge.sync_tool_permissions")

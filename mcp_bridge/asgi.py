@@ -23,7 +23,8 @@ from mcp.server.transport_security import TransportSecuritySettings
 from .availability import is_service_failure
 from .conf import mcp_settings
 from .exceptions import AuthenticationFailed, ServiceUnavailable
-from .tools_list import answer_tools_list
+from .gc_freeze import freeze_startup_objects
+from .principals import PRINCIPAL_SCOPE_KEY
 
 logger = logging.getLogger(__name__)
 
@@ -49,19 +50,22 @@ class McpAsgiApp:
         self.bridge = get_server(site)
         self.path = "/" + mcp_settings.PATH.strip("/")
         self._mcp_app = None
-        self._running = None
-        self.bridge.site.registry  # build at startup: annotation errors stop the server, not a call
+        self.bridge.site.registry  # noqa: B018 - built at start-up: annotation errors stop the server, not a call
+
+    def build_mcp_app(self):
+        """Return a new SDK Streamable HTTP app for the endpoint, with the session manager it runs."""
+        return self.bridge.server.streamable_http_app(
+            streamable_http_path=self.path,
+            stateless_http=mcp_settings.STATELESS_HTTP,
+            json_response=mcp_settings.JSON_RESPONSE,
+            # Host/Origin are checked here against ALLOWED_HOSTS, Django's own notation.
+            transport_security=TransportSecuritySettings(enable_dns_rebinding_protection=False),
+        )
 
     @property
     def mcp_app(self):
         if self._mcp_app is None:
-            self._mcp_app = self.bridge.server.streamable_http_app(
-                streamable_http_path=self.path,
-                stateless_http=mcp_settings.STATELESS_HTTP,
-                json_response=mcp_settings.JSON_RESPONSE,
-                # Host/Origin are checked here against ALLOWED_HOSTS, Django's own notation.
-                transport_security=TransportSecuritySettings(enable_dns_rebinding_protection=False),
-            )
+            self._mcp_app = self.build_mcp_app()
         return self._mcp_app
 
     async def __call__(self, scope, receive, send):
@@ -76,32 +80,26 @@ class McpAsgiApp:
         """Run the SDK's session manager for one lifespan cycle (Django's handler has no lifespan).
 
         Each cycle gets a fresh manager, since one can run only once: servers such as Mangum on
-        AWS Lambda run a startup/shutdown cycle per invocation.
+        AWS Lambda run a startup/shutdown cycle per invocation. Start-up objects are frozen out of
+        the garbage collector's reach if the project turned MCP_BRIDGE['FREEZE_GC_AT_STARTUP'] on.
         """
-        from .server import freeze_startup_objects  # needs the app registry
-
         message = await receive()
         if message["type"] != "lifespan.startup":  # pragma: no cover - protocol violation
             return
         async with AsyncExitStack() as stack:
             try:
-                self._mcp_app = None
-                manager_app = self.mcp_app
+                self._mcp_app = self.build_mcp_app()
                 await stack.enter_async_context(self.bridge.server.session_manager.run())
             except Exception as exc:
                 logger.exception("MCP session manager failed to start")
                 await send({"type": "lifespan.startup.failed", "message": str(exc)})
                 return
-            self._running = manager_app
             freeze_startup_objects()
             await send({"type": "lifespan.startup.complete"})
-            message = await receive()
-            self._running = None
+            await receive()  # lifespan.shutdown
         await send({"type": "lifespan.shutdown.complete"})
 
     async def handle_mcp(self, scope, receive, send):
-        from .server import PRINCIPAL_SCOPE_KEY  # needs the app registry
-
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
         host_error = self.check_host_and_origin(headers)
         if host_error is not None:
@@ -134,11 +132,7 @@ class McpAsgiApp:
         scope["user"] = AuthenticatedUser(
             AccessToken(token="", client_id=principal.session_identity, scopes=[], subject=str(principal.user_id))
         )
-        receive = await answer_tools_list(
-            self.bridge, principal, scope, receive, send, json_response=mcp_settings.JSON_RESPONSE
-        )
-        if receive is not None:
-            await self.mcp_app(scope, receive, send)
+        await self.mcp_app(scope, receive, send)
 
     def check_host_and_origin(self, headers):
         allowed = settings.ALLOWED_HOSTS
@@ -157,7 +151,7 @@ class McpAsgiApp:
 
     async def authenticate(self, token):
         from .authentication import remember_principal, remembered_principal  # need the app registry
-        from .server import run_in_worker
+        from .unit_of_work import run_in_worker
 
         principal = remembered_principal(token)
         if principal is not None:
@@ -171,20 +165,25 @@ class McpAsgiApp:
         if error:
             challenge += f', error="{error}", error_description="{_quote(description)}"'
         await _json_response(
-            send, 401, {"error": error or "unauthorized", "error_description": description}, [("www-authenticate", challenge)]
+            send,
+            401,
+            {"error": error or "unauthorized", "error_description": description},
+            [("www-authenticate", challenge)],
         )
 
     async def service_unavailable(self, send, busy):
         """503 with Retry-After: the credential could not be checked now; the client should retry."""
         await _json_response(
-            send, 503, {"error": "temporarily_unavailable", "error_description": busy.message},
+            send,
+            503,
+            {"error": "temporarily_unavailable", "error_description": busy.message},
             [("retry-after", str(busy.retry_after))],
         )
 
 
 def _authenticate_in_request(token):
     from .authentication import authenticate_token  # needs the app registry
-    from .server import django_request
+    from .unit_of_work import django_request
 
     with django_request(None):
         return authenticate_token(token)

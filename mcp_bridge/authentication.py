@@ -10,7 +10,6 @@ per call.
 
 import hmac
 import threading
-import time
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -22,6 +21,7 @@ from django.utils import timezone
 from .conf import mcp_settings
 from .exceptions import AuthenticationFailed
 from .models import ApiKey, hash_api_key
+from .process_cache import ProcessCache
 
 
 @dataclass(frozen=True)
@@ -49,11 +49,11 @@ class Principal:
         else:
             key = (generation, self.session_identity)
             remembered = _remembered_users.get(key)
-            if remembered is not None and remembered.fresh_until > time.monotonic():
+            if remembered is not None:
                 user = remembered.build()
             else:
                 user = self._load_user_now()
-                _remember_user(key, user, timeout)
+                _remembered_users.set(key, _RememberedUser.of(user), ttl=timeout)
         if self.authenticator is not None and hasattr(self.authenticator, "record_use"):
             self.authenticator.record_use(self)
         return user
@@ -76,21 +76,18 @@ class _RememberedUser:
     model: Any
     db: str
     values: tuple
-    fresh_until: float
+
+    @classmethod
+    def of(cls, user):
+        return cls(type(user), user._state.db, tuple(getattr(user, f.attname) for f in user._meta.concrete_fields))
 
     def build(self):
         return self.model.from_db(self.db, None, self.values)
 
 
-_REMEMBERED_SIZE = 10_000
-_remembered_users = {}
-
-
-def _remember_user(key, user, timeout):
-    if len(_remembered_users) >= _REMEMBERED_SIZE:
-        _remembered_users.clear()
-    values = tuple(getattr(user, f.attname) for f in user._meta.concrete_fields)
-    _remembered_users[key] = _RememberedUser(type(user), user._state.db, values, time.monotonic() + timeout)
+#: Credentials, users and last-used records a process remembers at most (least recently used go first).
+REMEMBERED_CREDENTIALS = 10_000
+_remembered_users = ProcessCache(maxsize=REMEMBERED_CREDENTIALS)
 
 
 def load_active_user(user_id):
@@ -139,14 +136,10 @@ class ApiKeyAuthentication:
     def record_use(self, principal):
         """Write the key's last-used time, at most once per API_KEY_LAST_USED_INTERVAL per process."""
         interval = mcp_settings.API_KEY_LAST_USED_INTERVAL
-        now = time.monotonic()
-        with _recorded_lock:
-            recorded = _recorded_uses.get(principal.credential_id)
-            if recorded is not None and now - recorded < interval:
+        with _recorded_lock:  # check and set as one step: concurrent calls write once
+            if _recorded_uses.get(principal.credential_id) is not None:
                 return
-            if len(_recorded_uses) >= _REMEMBERED_SIZE:
-                _recorded_uses.clear()
-            _recorded_uses[principal.credential_id] = now
+            _recorded_uses.set(principal.credential_id, True, ttl=interval)
         moment = timezone.now()
         # Other processes record the same key; the condition keeps it to one write per interval.
         ApiKey.objects.filter(pk=principal.credential_id).filter(
@@ -155,30 +148,25 @@ class ApiKeyAuthentication:
 
 
 _recorded_lock = threading.Lock()
-_recorded_uses = {}
+_recorded_uses = ProcessCache(maxsize=REMEMBERED_CREDENTIALS)
 
 
 # Bearer tokens already verified, so a warm HTTP request needs no thread hop before the SDK sees it;
 # each call still loads its user through `Principal.load_user` in its own unit of work.
 PRINCIPAL_CACHE_SECONDS = 30
-_principals = {}
+_principals = ProcessCache(maxsize=REMEMBERED_CREDENTIALS, ttl=PRINCIPAL_CACHE_SECONDS)
 
 
 def remembered_principal(token):
     """The principal verified for *token* in the last PRINCIPAL_CACHE_SECONDS, unless it has expired since."""
-    cached = _principals.get(token)
-    if cached is None or cached[1] <= time.monotonic():
-        return None
-    principal = cached[0]
-    if principal.expires_at is not None and principal.expires_at <= timezone.now():
+    principal = _principals.get(token)
+    if principal is None or (principal.expires_at is not None and principal.expires_at <= timezone.now()):
         return None
     return principal
 
 
 def remember_principal(token, principal):
-    if len(_principals) >= _REMEMBERED_SIZE:
-        _principals.clear()
-    _principals[token] = (principal, time.monotonic() + PRINCIPAL_CACHE_SECONDS)
+    _principals.set(token, principal)
 
 
 def forget_credentials(**kwargs):

@@ -1,7 +1,7 @@
 """How many MCP requests do Django work at once, and the connection pools that must hold them.
 
 Each request's unit of work runs on one worker thread and holds at most one connection of each
-database pool and of the MCP cache's Redis pool at a time. With more threads than pooled
+database pool and of each of the MCP cache's Redis pools at a time. With more threads than pooled
 connections, the extra ones wait for a database connection (until the pool's timeout) or, with
 redis-py's default pool, fail at once (`MaxConnectionsError`). So the number of threads is a
 setting (MAX_CONCURRENT_REQUESTS) that defaults to the smallest database pool, and system checks
@@ -10,9 +10,8 @@ report pools smaller than it.
 
 from django.conf import settings
 from django.core import checks
-from django.core.cache.backends.redis import RedisCache
-from django.utils.module_loading import import_string
 
+from .cache import redis_connection_pool
 from .conf import mcp_settings
 
 #: Threads without a database pool: each thread then opens its own connection.
@@ -45,19 +44,14 @@ def max_concurrent_requests():
 
 
 def cache_max_connections(alias):
-    """The most connections the Redis pool of cache *alias* opens, or None if it is not Redis."""
-    config = settings.CACHES.get(alias, {})
-    backend = config.get("BACKEND", "")
-    if not backend or not issubclass(import_string(backend), RedisCache):
-        return None
-    options = config.get("OPTIONS", {})
-    pool_class = options.get("pool_class") or "redis.ConnectionPool"
-    if isinstance(pool_class, str):
-        pool_class = import_string(pool_class)
-    location = config.get("LOCATION")
-    url = location[0] if isinstance(location, (list, tuple)) else str(location).split(",")[0]
+    """The most connections a Redis pool of cache *alias* opens, or None if it is not Redis.
+
+    Django's pool and mcp_bridge's own (see `cache`) are built from the same settings, so they share
+    this limit.
+    """
     # A pool object opens no connection until used; it tells the limit redis-py applies.
-    return pool_class.from_url(url, max_connections=options.get("max_connections")).max_connections
+    pool = redis_connection_pool(alias)
+    return None if pool is None else pool.max_connections
 
 
 @checks.register("mcp_bridge")
@@ -66,23 +60,27 @@ def check_pool_sizes(app_configs=None, **kwargs):
     wanted = max_concurrent_requests()
     messages = []
     alias = mcp_settings.CACHE_ALIAS
-    cache_limit = cache_max_connections(alias) if alias in settings.CACHES else None
+    cache_limit = cache_max_connections(alias)
     if cache_limit is not None and cache_limit < wanted:
-        messages.append(checks.Warning(
-            f"The MCP cache {alias!r} opens at most {cache_limit} Redis connections, fewer than the {wanted} MCP "
-            "requests that may run at once: under load, calls beyond it fail with 'server busy'.",
-            hint=f"Set CACHES[{alias!r}]['OPTIONS']['max_connections'] to at least {wanted}, or lower "
-            "MCP_BRIDGE['MAX_CONCURRENT_REQUESTS'].",
-            id="mcp_bridge.W010",
-        ))
+        messages.append(
+            checks.Warning(
+                f"The MCP cache {alias!r} opens at most {cache_limit} Redis connections, fewer than the {wanted} MCP "
+                "requests that may run at once: under load, calls beyond it fail with 'server busy'.",
+                hint=f"Set CACHES[{alias!r}]['OPTIONS']['max_connections'] to at least {wanted}, or lower "
+                "MCP_BRIDGE['MAX_CONCURRENT_REQUESTS'].",
+                id="mcp_bridge.W010",
+            )
+        )
     for db_alias, size in database_pool_sizes().items():
         if size < wanted:
-            messages.append(checks.Warning(
-                f"The connection pool of database {db_alias!r} holds at most {size} connections, fewer than the "
-                f"{wanted} MCP requests that may run at once (MCP_BRIDGE['MAX_CONCURRENT_REQUESTS']): requests "
-                "beyond it wait for a connection and fail with 'server busy' after the pool's timeout.",
-                hint=f"Set DATABASES[{db_alias!r}]['OPTIONS']['pool']['max_size'] to at least {wanted}, or lower "
-                "MCP_BRIDGE['MAX_CONCURRENT_REQUESTS'].",
-                id="mcp_bridge.W011",
-            ))
+            messages.append(
+                checks.Warning(
+                    f"The connection pool of database {db_alias!r} holds at most {size} connections, fewer than the "
+                    f"{wanted} MCP requests that may run at once (MCP_BRIDGE['MAX_CONCURRENT_REQUESTS']): requests "
+                    "beyond it wait for a connection and fail with 'server busy' after the pool's timeout.",
+                    hint=f"Set DATABASES[{db_alias!r}]['OPTIONS']['pool']['max_size'] to at least {wanted}, or lower "
+                    "MCP_BRIDGE['MAX_CONCURRENT_REQUESTS'].",
+                    id="mcp_bridge.W011",
+                )
+            )
     return messages

@@ -16,6 +16,7 @@ Settings and ModelAdmin options
   E008  'mcp_related_resources' names something that is not a reverse relation.
   E009  'mcp_related_resources' is set on a ModelAdmin without the 'get' operation.
   E010  'mcp_related_resources' names a relation whose model is not exposed with 'search'.
+  E011  A get_mcp_* hook that shapes tool schemas (read once at start-up) takes a request or other parameter.
 Tools, prompts and resources
   E101  Two tools have the same name.
   E102  Two prompts have the same name.
@@ -36,19 +37,28 @@ Warnings
   W007  A function marked @mcp_bridge.tool or @mcp_bridge.prompt is served by no registered ModelAdmin.
   W010  The MCP cache's Redis pool is smaller than MAX_CONCURRENT_REQUESTS (registered in capacity.py).
   W011  A database connection pool is smaller than MAX_CONCURRENT_REQUESTS (registered in capacity.py).
+  W012  AUTHENTICATION_BACKENDS has ModelBackend but no McpModelBackend: each call loads permissions again.
+Throttles (the block at the end)
+  E012  A MCP_BRIDGE['THROTTLE_RATES'] rate is not '<calls>/<period>'.
+  E013  A THROTTLE_CLASSES entry or a tool's throttle_classes entry is not a BaseThrottle subclass.
+  W013  A THROTTLE_RATES scope that no throttle reads, for any tool (a misspelt scope limits nothing).
 """
 
 import difflib
+import inspect
 
+from django.contrib.auth.backends import ModelBackend
 from django.core import checks
 from django.core.exceptions import FieldDoesNotExist
+from django.utils.module_loading import import_string
 from rest_framework.relations import ManyRelatedField
 
 from .admin_sites import mcp_admins, model_admin_for
+from .backends import McpModelBackend
 from .conf import DEFAULTS, mcp_settings
 from .exceptions import AnnotationError
 from .model_tools import unknown_action_error
-from .options import OPERATIONS
+from .options import OPERATIONS, SCHEMA_HOOKS
 from .serializers import ScopedPrimaryKeyRelatedField
 from .sites import describe, site, unknown_operation_error
 
@@ -59,13 +69,13 @@ def as_check_message(error):
 
 
 def check_model_admin(model_admin):
-    """Check one ModelAdmin's MCP options (E001-E004, W002) without building anything."""
-    errors = []
+    """Check one ModelAdmin's MCP options (E001-E004, E011, W002) without building anything."""
+    errors = check_schema_hooks(model_admin)
     cls = type(model_admin)
     opts = model_admin.model._meta
     operations = model_admin.mcp_operations
     if not isinstance(operations, (list, tuple)):
-        return [checks.Error("The value of 'mcp_operations' must be a list or tuple.", obj=cls, id="mcp_bridge.E001")]
+        return errors + [checks.Error("The value of 'mcp_operations' must be a list or tuple.", obj=cls, id="mcp_bridge.E001")]
     for operation in operations:
         if operation not in OPERATIONS:
             errors.append(as_check_message(unknown_operation_error(model_admin, operation)))
@@ -88,6 +98,26 @@ def check_model_admin(model_admin):
             f"{cls.__qualname__} exposes 'search' without search_fields or list_filter, so callers can only page.",
             hint="Add search_fields and/or list_filter to the ModelAdmin.", obj=cls, id="mcp_bridge.W002",
         ))
+    return errors
+
+
+def check_schema_hooks(model_admin):
+    """E011: the hooks that shape tool schemas are called once at start-up, so no request ever reaches them."""
+    errors = []
+    cls = type(model_admin)
+    for name in SCHEMA_HOOKS:
+        parameters = [
+            parameter.name for parameter in inspect.signature(getattr(model_admin, name)).parameters.values()
+            if parameter.kind not in (parameter.VAR_POSITIONAL, parameter.VAR_KEYWORD)
+        ]
+        if parameters:
+            errors.append(checks.Error(
+                f"{cls.__qualname__}.{name}() takes {', '.join(map(repr, parameters))}, but it is called once at "
+                "start-up, without a request: the tool schemas it shapes are the same for every caller.",
+                hint=f"Remove the parameter from {name}(); narrow what a caller sees or may do per request in "
+                "get_mcp_queryset(request) or the has_*_permission(request) methods.",
+                obj=cls, id="mcp_bridge.E011",
+            ))
     return errors
 
 
@@ -184,6 +214,36 @@ def check_settings(app_configs=None, **kwargs):
     return errors
 
 
+@checks.register("mcp_bridge")
+def check_authentication_backends(app_configs=None, **kwargs):
+    """W012: ModelBackend answers has_perm() from the database; McpModelBackend from the set each MCP call holds."""
+    from django.conf import settings
+
+    backends = {}
+    for path in settings.AUTHENTICATION_BACKENDS:
+        try:
+            backends[path] = import_string(path)
+        except ImportError:
+            continue  # Django reports it, naming the setting, on the first login
+    if any(issubclass(backend, McpModelBackend) for backend in backends.values()):
+        return []
+    model_backends = [path for path, backend in backends.items() if issubclass(backend, ModelBackend)]
+    if not model_backends:
+        return []
+    path = model_backends[0]
+    if backends[path] is ModelBackend:
+        hint = (f"Use 'mcp_bridge.backends.McpModelBackend' in place of {path!r}: it is a ModelBackend, so logins "
+                "and the admin work as before.")
+    else:
+        hint = (f"Make mcp_bridge.backends.McpModelBackend the first base class of {path!r} (or, for a class you "
+                "cannot edit, list a subclass of both in its place).")
+    return [checks.Warning(
+        f"AUTHENTICATION_BACKENDS has {path!r} but no mcp_bridge.backends.McpModelBackend, so every MCP call loads "
+        "the caller's permissions from the database again instead of using the set mcp_bridge has already loaded.",
+        hint=hint, id="mcp_bridge.W012",
+    )]
+
+
 # Backends whose entries other processes cannot see (or that keep nothing at all).
 _PROCESS_LOCAL_CACHES = {"django.core.cache.backends.locmem.LocMemCache"}
 _DUMMY_CACHES = {"django.core.cache.backends.dummy.DummyCache"}
@@ -216,3 +276,119 @@ def check_cache(app_configs=None, **kwargs):
             "database or a file cache for MCP_BRIDGE['CACHE_ALIAS'].", id="mcp_bridge.W006",
         )]
     return []
+
+
+# -- Throttles (E012, E013, W013) -----------------------------------------------------------------
+#   E012  A MCP_BRIDGE['THROTTLE_RATES'] rate is not '<calls>/<period>'.
+#   E013  A THROTTLE_CLASSES entry or a tool's throttle_classes entry is not a BaseThrottle subclass.
+#   W013  A THROTTLE_RATES scope that no throttle reads, for any tool (a misspelt scope limits nothing).
+
+
+@checks.register("mcp_bridge")
+def check_throttles(app_configs=None, **kwargs):
+    """E012, E013, W013: a throttle setting that is wrong would fail on the first call, or limit nothing."""
+    from django.conf import settings
+
+    configured = getattr(settings, "MCP_BRIDGE", {})
+    messages = check_throttle_rates(configured.get("THROTTLE_RATES", DEFAULTS["THROTTLE_RATES"]))
+    setting = configured.get("THROTTLE_CLASSES", DEFAULTS["THROTTLE_CLASSES"])
+    default_classes, errors = throttle_classes_of(setting, "MCP_BRIDGE['THROTTLE_CLASSES']{index}", obj=None)
+    messages += errors
+    registry = _built_registry()
+    if registry is None:
+        return messages  # check_annotations reports why the tools cannot be built
+    read_scopes = {scope for throttle_class in default_classes for scope in throttle_class.rate_scopes(None)}
+    for tool in registry.tools.values():
+        classes = default_classes
+        if tool.throttle_classes is not None:
+            classes, errors = throttle_classes_of(
+                tool.throttle_classes, f"The value of 'throttle_classes{{index}}' of the tool {tool.name!r}",
+                obj=registry.tool_owners[tool.name],
+            )
+            messages += errors
+        read_scopes.update(scope for throttle_class in classes for scope in throttle_class.rate_scopes(tool))
+    if messages:
+        return messages  # which scopes are read is unknown while a class or a rate is wrong
+    for scope in configured.get("THROTTLE_RATES", {}):
+        if scope not in read_scopes:
+            close = difflib.get_close_matches(scope, read_scopes, n=1)
+            messages.append(checks.Warning(
+                f"MCP_BRIDGE['THROTTLE_RATES'] has a rate for the scope {scope!r}, which no throttle reads, so it "
+                "limits nothing.",
+                hint=f"Did you mean {close[0]!r}?" if close else (
+                    "A tool's scope is its throttle_scope, by default its name, and is read by ToolRateThrottle; "
+                    f"the scopes read now are: {', '.join(sorted(read_scopes)) or 'none'}."),
+                id="mcp_bridge.W013",
+            ))
+    return messages
+
+
+def check_throttle_rates(rates):
+    """E012: every rate parses, so the first call of a tool cannot fail on a typo in its rate."""
+    from django.core.exceptions import ImproperlyConfigured
+
+    from .throttling import parse_rate
+
+    hint = "Use '<calls>/<period>' with a period of s, sec, m, min, h, hour, d or day, e.g. '600/min', or None."
+    if not isinstance(rates, dict):
+        return [checks.Error(
+            f"MCP_BRIDGE['THROTTLE_RATES'] must be a dict of scope: rate, not {type(rates).__name__}.",
+            hint="For example {'credential': '1200/min', 'issue_refund': '30/min'}.", id="mcp_bridge.E012",
+        )]
+    errors = []
+    for scope, rate in rates.items():
+        try:
+            parse_rate(rate, scope)
+        except ImproperlyConfigured as error:
+            errors.append(checks.Error(str(error), hint=hint, id="mcp_bridge.E012"))
+    return errors
+
+
+def throttle_classes_of(entries, setting, obj):
+    """Return (the BaseThrottle subclasses among *entries*, E013 errors for the others).
+
+    *setting* names the list in messages, with '{index}' where an entry's '[n]' goes. Import strings
+    are imported in the setting (*obj* None), and are an error in a tool's own list, which holds classes.
+    """
+    from django.utils.module_loading import import_string
+
+    from .throttling import BaseThrottle
+
+    hint = "List subclasses of mcp_bridge.throttling.BaseThrottle, such as CredentialRateThrottle" + (
+        " (or their import paths)." if obj is None else " (the classes themselves, not import paths).")
+    if not isinstance(entries, (list, tuple)):
+        return [], [checks.Error(
+            f"{setting.format(index='')} must be a list or tuple, not {type(entries).__name__}.",
+            hint=hint, obj=obj, id="mcp_bridge.E013",
+        )]
+    classes, errors = [], []
+    for index, entry in enumerate(entries):
+        where = setting.format(index=f"[{index}]")
+        value = entry
+        if isinstance(entry, str) and obj is None:
+            try:
+                value = import_string(entry)
+            except ImportError as error:
+                errors.append(checks.Error(
+                    f"{where} is {entry!r}, which cannot be imported: {error}.",
+                    hint=hint, obj=obj, id="mcp_bridge.E013",
+                ))
+                continue
+        if isinstance(value, type) and issubclass(value, BaseThrottle):
+            classes.append(value)
+        else:
+            errors.append(checks.Error(
+                f"{where} is {entry!r}, which is not a throttle class.", hint=hint, obj=obj, id="mcp_bridge.E013",
+            ))
+    return classes, errors
+
+
+def _built_registry():
+    """The site's registry, or None when ModelAdmin options or declarations keep it from being built."""
+    for _, _, model_admin in mcp_admins():
+        if any(message.level >= checks.ERROR for message in check_model_admin(model_admin)):
+            return None
+    try:
+        return site.registry
+    except AnnotationError:
+        return None

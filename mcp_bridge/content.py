@@ -18,39 +18,50 @@ class Text:
         return types.TextContent(type="text", text=self.text)
 
 
+def _base64(data):
+    return base64.b64encode(data).decode()
+
+
 @dataclass(frozen=True)
-class Image:
+class Media:
+    """Bytes of some *mime_type*, sent base64-encoded: use its subclasses Image and Audio."""
+
     data: bytes
     mime_type: str
 
     def to_mcp(self):
-        return types.ImageContent(type="image", data=base64.b64encode(self.data).decode(), mime_type=self.mime_type)
+        return self.content_class(type=self.content_type, data=_base64(self.data), mime_type=self.mime_type)
 
 
-@dataclass(frozen=True)
-class Audio:
-    data: bytes
-    mime_type: str
+class Image(Media):
+    content_type = "image"
+    content_class = types.ImageContent
 
-    def to_mcp(self):
-        return types.AudioContent(type="audio", data=base64.b64encode(self.data).decode(), mime_type=self.mime_type)
+
+class Audio(Media):
+    content_type = "audio"
+    content_class = types.AudioContent
 
 
 @dataclass(frozen=True)
 class EmbeddedResource:
-    """A resource's contents inline: pass `text`, or `blob` bytes."""
+    """A resource's contents inline: pass `text`, or `blob` bytes (sent base64-encoded).
+
+    Neither gives an empty text resource.
+    """
 
     uri: str
     mime_type: str
-    text: str = None
-    blob: bytes = None
+    text: str | None = None
+    blob: bytes | None = None
+
+    def __post_init__(self):
+        if self.text is not None and self.blob is not None:
+            raise ValueError(f"EmbeddedResource {self.uri!r} takes text or blob bytes, not both.")
 
     def to_mcp(self):
-        if self.blob is not None:
-            contents = types.BlobResourceContents(uri=self.uri, mime_type=self.mime_type, blob=base64.b64encode(self.blob).decode())
-        else:
-            contents = types.TextResourceContents(uri=self.uri, mime_type=self.mime_type, text=self.text or "")
-        return types.EmbeddedResource(type="resource", resource=contents)
+        value = self.blob if self.blob is not None else (self.text or "")
+        return types.EmbeddedResource(type="resource", resource=resource_contents(self.uri, self.mime_type, value))
 
 
 @dataclass(frozen=True)
@@ -59,8 +70,8 @@ class ResourceLink:
 
     uri: str
     name: str
-    mime_type: str = None
-    description: str = None
+    mime_type: str | None = None
+    description: str | None = None
 
     def to_mcp(self):
         return types.ResourceLink(type="resource_link", uri=self.uri, name=self.name, mime_type=self.mime_type,
@@ -84,5 +95,5 @@ def blocks(value):
 def resource_contents(uri, mime_type, value):
     """Turn a resource function's str/bytes/dict result into MCP resource contents."""
     if isinstance(value, bytes):
-        return types.BlobResourceContents(uri=uri, mime_type=mime_type, blob=base64.b64encode(value).decode())
+        return types.BlobResourceContents(uri=uri, mime_type=mime_type, blob=_base64(value))
     return types.TextResourceContents(uri=uri, mime_type=mime_type, text=value)

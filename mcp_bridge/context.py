@@ -15,9 +15,19 @@ import warnings
 
 from asgiref.sync import async_to_sync
 from mcp import types
-from mcp.shared.exceptions import MCPError
+from mcp.shared.exceptions import MCPDeprecationWarning, MCPError
 
 from .exceptions import ToolError
+
+# The SDK deprecates logging, sampling and roots as of 2026-07-28 and warns each time they are used.
+# Here they are used on purpose, only for the 2025-era clients that still ask for them: the calls made
+# in this module (the SDK names the caller's module) warn nobody; any other use of them still warns.
+warnings.filterwarnings(
+    "ignore",
+    r"The (logging|sampling|roots) capability is deprecated",
+    MCPDeprecationWarning,
+    __name__,
+)
 
 LOG_LEVELS = ["debug", "info", "notice", "warning", "error", "critical", "alert", "emergency"]
 
@@ -102,9 +112,11 @@ class CallContext:
         """Send a log message to the client (deprecated in 2026-07-28; delivered only when requested)."""
         if LOG_LEVELS.index(level) < LOG_LEVELS.index(self._min_log_level):
             return
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            async_to_sync(self._ctx.session.send_log_message)(level, message, logger, related_request_id=self._ctx.request_id)
+
+        async def send():
+            await self._ctx.session.send_log_message(level, message, logger, related_request_id=self._ctx.request_id)
+
+        async_to_sync(send)()
 
     def elicit(self, message, requested_schema, *, key=None, state=None):
         """Ask the user for input; return the client's ElicitResult (action and content).
@@ -116,7 +128,9 @@ class CallContext:
             self._require("elicitation")
             key = key or self._key("elicit")
             return self.ask({key: elicit_request(message, requested_schema)}, state)[key]
-        return self._request(self._ctx.session.elicit_form, message, requested_schema, related_request_id=self._ctx.request_id)
+        return self._request(
+            lambda: self._ctx.session.elicit_form(message, requested_schema, related_request_id=self._ctx.request_id)
+        )
 
     def sample(self, prompt, max_tokens=100, *, key=None, state=None):
         """Ask the client's model to complete *prompt*; return its CreateMessageResult."""
@@ -125,10 +139,11 @@ class CallContext:
             self._require("sampling")
             key = key or self._key("sample")
             return self.ask({key: sampling_request(prompt, max_tokens)}, state)[key]
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            return self._request(self._ctx.session.create_message, messages, max_tokens=max_tokens,
-                                 related_request_id=self._ctx.request_id)
+        return self._request(
+            lambda: self._ctx.session.create_message(
+                messages, max_tokens=max_tokens, related_request_id=self._ctx.request_id
+            )
+        )
 
     def list_roots(self, *, key=None, state=None):
         """Return the client's roots (ListRootsResult)."""
@@ -136,18 +151,18 @@ class CallContext:
             self._require("roots")
             key = key or self._key("roots")
             return self.ask({key: types.ListRootsRequest()}, state)[key]
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            return self._request(self._ctx.session.list_roots)
+        return self._request(lambda: self._ctx.session.list_roots())
 
-    def _request(self, method, *args, **kwargs):
+    def _request(self, ask):
+        """Return the client's answer to the request `ask()` makes, on a connection with a back-channel."""
+
+        async def send():  # async_to_sync warns about a plain callable such as a lambda
+            return await ask()
+
         try:
-            return async_to_sync(method)(*args, **kwargs)
-        except MCPError as exc:
-            raise ToolError(f"The client could not answer: {exc}. This needs a client connection with a back-channel "
-                            "(stdio, or a 2025-era HTTP session).") from None
-        except Exception as exc:  # NoBackChannelError and transport errors
-            if type(exc).__name__ == "NoBackChannelError":
-                raise ToolError("This tool needs to ask the client something, which this connection cannot carry "
-                                "(stateless HTTP). Use stdio or a stateful session.") from None
-            raise
+            return async_to_sync(send)()
+        except MCPError as exc:  # including NoBackChannelError (stateless HTTP)
+            raise ToolError(
+                f"The client could not answer: {exc}. This needs a client connection with a back-channel "
+                "(stdio, or a 2025-era HTTP session)."
+            ) from None

@@ -1,39 +1,43 @@
-"""Decorators that mark ModelAdmin methods as MCP tools or prompts (they only annotate)."""
+"""Decorators that mark ModelAdmin methods and admin actions for MCP (they only annotate)."""
 
 from weakref import WeakSet
+
+from .declarations import naming
 
 #: Every function marked with @tool or @prompt. A registry build records the ones it serves, so a
 #: system check (mcp_bridge.W007) can name those no registered McpAdminMixin ModelAdmin carries.
 annotated_functions = WeakSet()
 
 
+def annotate(function, attribute, options):
+    """Set *options* as the function's *attribute* (as @admin.action sets its own), in both decorator forms."""
+
+    def decorator(func):
+        setattr(func, attribute, {**options, **naming(func, options["name"], options["description"])})
+        annotated_functions.add(func)
+        return func
+
+    return decorator if function is None else decorator(function)
+
+
 def tool(function=None, *, name=None, description=None, input_serializer=None, output_serializer=None,
-         permissions=(), read_only=False, destructive=None, idempotent=False, title=None, context=False):
+         permissions=(), read_only=False, destructive=None, idempotent=False, title=None, context=False,
+         throttle_scope=None, throttle_classes=None):
     """Mark a ModelAdmin method `(self, request, data)` as an MCP tool, like @admin.action.
 
     `permissions` names admin permissions ('change' calls has_change_permission) or full
     'app_label.codename' permissions; all must pass, in addition to the tool's own grant.
     The method runs in one transaction with *data* validated by `input_serializer`. With
     `context=True` it also receives a `mcp_bridge.context.CallContext` (progress, log, elicit).
+    `throttle_scope` names the MCP_BRIDGE['THROTTLE_RATES'] entry its calls count against (default:
+    the tool's name); `throttle_classes` replaces MCP_BRIDGE['THROTTLE_CLASSES'] for this tool.
     """
-
-    def decorator(func):
-        func.mcp_tool = {
-            "name": name or func.__name__,
-            "description": description or (func.__doc__ or "").strip(),
-            "input_serializer": input_serializer,
-            "output_serializer": output_serializer,
-            "permissions": tuple(permissions),
-            "read_only": read_only,
-            "destructive": destructive,
-            "idempotent": idempotent,
-            "title": title,
-            "context": context,
-        }
-        annotated_functions.add(func)
-        return func
-
-    return decorator if function is None else decorator(function)
+    return annotate(function, "mcp_tool", {
+        "name": name, "description": description, "input_serializer": input_serializer,
+        "output_serializer": output_serializer, "permissions": tuple(permissions), "read_only": read_only,
+        "destructive": destructive, "idempotent": idempotent, "title": title, "context": context,
+        "throttle_scope": throttle_scope, "throttle_classes": throttle_classes,
+    })
 
 
 def prompt(function=None, *, name=None, description=None, title=None, arguments=(), requires_tools=(), complete=None,
@@ -44,28 +48,33 @@ def prompt(function=None, *, name=None, description=None, title=None, arguments=
     to callers who may call every tool in `requires_tools` (the workflow it guides).
     It returns a string (one user message) or a list of (role, text) pairs.
     """
+    return annotate(function, "mcp_prompt", {
+        "name": name, "description": description, "title": title, "arguments": tuple(arguments),
+        "requires_tools": tuple(requires_tools), "complete": complete, "context": context,
+    })
+
+
+def action(function=None, *, description="", destructive=True, idempotent=False):
+    """Say what an admin action listed in `mcp_actions` does to data, for the model that calls it.
+
+    MCP clients read the hints to decide what to confirm with the user, so state the truth:
+    `destructive=False` when the action only adds or changes data in a way that loses nothing worth
+    keeping, `idempotent=True` when running it twice on the same objects changes nothing more.
+    `description` is text for the calling model, appended to the generated description (the action's
+    own `@admin.action(description=...)` is the tool's title); the docstring is not used, since
+    an action's docstring is written for its developers. Without this annotation an action is
+    described with MCP's defaults: destructive and not idempotent.
+
+        @admin.action(description="Mark selected tickets as resolved", permissions=["change"])
+        @mcp_bridge.action(destructive=False, idempotent=True)
+        def mark_resolved(self, request, queryset): ...
+
+    is equivalent to setting `mark_resolved.mcp_action = {"destructive": False, "idempotent": True}`;
+    an unknown key or a value of the wrong type stops the registry build (mcp_bridge.E110, E111).
+    """
 
     def decorator(func):
-        func.mcp_prompt = {
-            "name": name or func.__name__,
-            "description": description or (func.__doc__ or "").strip(),
-            "title": title,
-            "arguments": tuple(arguments),
-            "requires_tools": tuple(requires_tools),
-            "complete": complete,
-            "context": context,
-        }
-        annotated_functions.add(func)
+        func.mcp_action = {"description": description, "destructive": destructive, "idempotent": idempotent}
         return func
 
     return decorator if function is None else decorator(function)
-
-
-def action_description(text):
-    """Attach extra MCP description text to an admin action (shown after the generated text)."""
-
-    def decorator(func):
-        func.mcp_description = text
-        return func
-
-    return decorator

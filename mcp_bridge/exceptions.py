@@ -9,10 +9,9 @@ class ToolError(Exception):
     Write the message for the model: say what was wrong and what to try instead.
     """
 
-    def __init__(self, message, *, details=None):
+    def __init__(self, message):
         super().__init__(message)
         self.message = message
-        self.details = details
 
 
 class AuthenticationFailed(Exception):

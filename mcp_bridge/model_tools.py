@@ -9,6 +9,7 @@ import re
 from django.core.exceptions import PermissionDenied
 from django.http import HttpResponseBase
 from django.utils import translation
+from django.utils.functional import Promise
 from django.utils.html import strip_tags
 from django.utils.text import capfirst
 
@@ -48,9 +49,17 @@ class ModelExposure:
         self.label = str(opts.verbose_name)
         self.label_plural = str(opts.verbose_name_plural)
         self.label_with_article = with_article(self.label)
+        #: The names a tool's name, title and description formats use ('{singular}', '{label_plural}', ...).
+        self.wording = {
+            "singular": self.singular, "plural": self.plural, "label": self.label,
+            "label_plural": self.label_plural, "label_with_article": self.label_with_article,
+        }
         self.fields = list(model_admin.get_mcp_fields())
         self.redacted = [f for f in model_admin.mcp_redacted_fields if f in self.fields]
         self.write_fields = list(model_admin.get_mcp_write_fields())
+        self.search_fields = [f.lstrip("^=@") for f in model_admin.search_fields]
+        # Redacted values are masked and many-to-many values are lists: neither orders rows meaningfully.
+        self.orderable_fields = [f for f in self.fields if f not in self.redacted and not opts.get_field(f).many_to_many]
         read_only = [f for f in self.fields if f not in self.write_fields]
         self.serializer_class = model_admin.mcp_serializer_class or build_model_serializer(
             model, self.fields, read_only_fields=read_only, redacted_fields=self.redacted
@@ -91,12 +100,67 @@ def _field_value(obj, name):
 
 
 class ModelTool(McpTool):
+    """A tool generated from a ModelExposure, declared by class attributes as a generic view is.
+
+    `name_format`, `title_format`, `description_format` and `id_description_format` are formatted
+    with the exposure's `wording` and the `operation` ('{operation}_{singular}': 'get_order';
+    '{Operation} {label_with_article}': 'Get an order'); the ModelAdmin's
+    `mcp_description` follows the description. `model_permission` names the admin hook a caller must
+    pass, `has_<model_permission>_permission`, and reads as the permission the docs list. Each
+    `get_*()` hook builds one part; a kind overrides the hooks a format cannot express.
+    """
+
     operation = ""
+    name_format = "{operation}_{singular}"
+    title_format = "{Operation} {label_with_article}"
+    description_format = ""
+    #: The `id` argument's description, for the tools that act on one object.
+    id_description_format = ""
+    model_permission = ""
 
     def __init__(self, exposure):
         self.exposure = exposure
         self.model_admin = exposure.model_admin
         self.kind = self.operation
+        self.name = self.get_name()
+        self.title = self.get_title()
+        self.input_schema = self.get_input_schema()
+        self.output_schema = self.get_output_schema()
+        self.description = self.get_description()
+        self.required_permissions = self.get_required_permissions()
+
+    def wording(self, text):
+        return text.format(operation=self.operation, Operation=capfirst(self.operation), **self.exposure.wording)
+
+    def get_name(self):
+        return self.wording(self.name_format)
+
+    def get_title(self):
+        return self.wording(self.title_format)
+
+    def get_description(self):
+        return self.wording(self.description_format) + self.exposure.extra_description
+
+    def get_input_schema(self):
+        """The object chosen by `id`; tools that take other arguments override this."""
+        return {"type": "object", "properties": {"id": self.id_argument()}, "required": ["id"], "additionalProperties": False}
+
+    def id_argument(self):
+        return {**self.exposure.pk_schema, "description": self.wording(self.id_description_format)}
+
+    def get_output_schema(self):
+        return self.exposure.item_schema
+
+    def get_required_permissions(self):
+        return (f"{self.model_permission.replace('_', ' ')} {self.exposure.label}",)
+
+    @property
+    def admin_permission(self):
+        """The admin's `has_<model_permission>_permission(request, obj=None)` hook, as its own views ask it."""
+        return getattr(self.model_admin, f"has_{self.model_permission}_permission")
+
+    def has_model_permission(self, request):
+        return self.admin_permission(request)
 
 
 class SearchTool(ModelTool):
@@ -104,34 +168,28 @@ class SearchTool(ModelTool):
     read_only = True
     destructive = False
     idempotent = True
+    name_format = "search_{plural}"
+    title_format = "Search {label_plural}"
+    model_permission = "view_or_change"
 
-    def __init__(self, exposure):
-        super().__init__(exposure)
-        e = exposure
-        admin = e.model_admin
-        self.name = f"search_{e.plural}"
-        self.title = f"Search {e.label_plural}"
-        self.search_fields = [f.lstrip("^=@") for f in admin.search_fields]
-        self.orderable = [
-            f for f in e.fields if f not in e.redacted and not e.opts.get_field(f).many_to_many
-        ] if e.fields else []
+    def get_input_schema(self):
+        e = self.exposure
         properties = {}
-        if self.search_fields:
+        if e.search_fields:
             properties["query"] = {
                 "type": "string",
                 "maxLength": MAX_SEARCH_LENGTH,
                 "description": (
-                    f"Free text matched against {', '.join(self.search_fields)}. Every word must match (at most "
+                    f"Free text matched against {', '.join(e.search_fields)}. Every word must match (at most "
                     f"{MAX_SEARCH_WORDS} words). Unless ordering is given, results where a field equals the whole "
                     "query come first, then those where one starts with it, then the rest."
                 ),
             }
         for flt in e.filters:
             properties.update(flt.arguments())
-        ordering_values = [v for f in self.orderable for v in (f, f"-{f}")]
         properties["ordering"] = {
             "type": "string",
-            "enum": ordering_values,
+            "enum": [v for f in e.orderable_fields for v in (f, f"-{f}")],
             "description": "Sort by this field; prefix '-' for descending. Defaults to the admin's ordering.",
         }
         properties["page_size"] = {
@@ -145,22 +203,23 @@ class SearchTool(ModelTool):
             "type": "string",
             "description": "The next_cursor of the previous page, to continue the same search.",
         }
-        self.input_schema = {"type": "object", "properties": properties, "additionalProperties": False}
-        self.output_schema = list_schema(e.item_schema)
+        return {"type": "object", "properties": properties, "additionalProperties": False}
+
+    def get_output_schema(self):
+        return list_schema(self.exposure.item_schema)
+
+    def get_description(self):
+        e = self.exposure
         filter_names = [name for flt in e.filters for name in flt.arguments()]
-        self.description = (
+        return (
             f"Search {e.label_plural}"
-            + (f" by free text ({', '.join(self.search_fields)})" if self.search_fields else "")
+            + (f" by free text ({', '.join(e.search_fields)})" if e.search_fields else "")
             + (f" and filters ({', '.join(filter_names)})" if filter_names else "")
             + f". Use it to find {e.label_plural} matching criteria or to look up the id of {e.label_with_article} "
             f"before calling get_{e.singular}. Returns up to page_size {e.label_plural} "
             f"(default {mcp_settings.PAGE_SIZE}, at most {mcp_settings.MAX_PAGE_SIZE}) and a next_cursor for the next page; "
             f"only {e.label_plural} you are allowed to see are included." + e.extra_description
         )
-        self.required_permissions = (f"view or change {e.label}",)
-
-    def has_model_permission(self, request):
-        return self.model_admin.has_view_or_change_permission(request)
 
     def run(self, request, arguments):
         e = self.exposure
@@ -197,28 +256,13 @@ class GetTool(ModelTool):
     read_only = True
     destructive = False
     idempotent = True
-
-    def __init__(self, exposure):
-        super().__init__(exposure)
-        e = exposure
-        self.name = f"get_{e.singular}"
-        self.title = f"Get {e.label_with_article}"
-        self.input_schema = {
-            "type": "object",
-            "properties": {"id": {**e.pk_schema, "description": f"The {e.label}'s id."}},
-            "required": ["id"],
-            "additionalProperties": False,
-        }
-        self.output_schema = e.item_schema
-        self.description = (
-            f"Get one {e.label} by id, with all its fields you may see. Use it when you know the id "
-            f"(from search_{e.plural} or another result). Returns the {e.label}; an error if no {e.label} "
-            f"with that id exists or you may not see it." + e.extra_description
-        )
-        self.required_permissions = (f"view or change {e.label}",)
-
-    def has_model_permission(self, request):
-        return self.model_admin.has_view_or_change_permission(request)
+    description_format = (
+        "Get one {label} by id, with all its fields you may see. Use it when you know the id "
+        "(from search_{plural} or another result). Returns the {label}; an error if no {label} "
+        "with that id exists or you may not see it."
+    )
+    id_description_format = "The {label}'s id."
+    model_permission = "view_or_change"
 
     def run(self, request, arguments):
         obj = self.exposure.get_visible_object(request, arguments["id"])
@@ -226,6 +270,15 @@ class GetTool(ModelTool):
 
 
 class WriteTool(ModelTool):
+    read_only = False
+
+    def get_object_to_write(self, request, object_id):
+        """Return the object the caller may see and may write, as `model_permission` says (else an error)."""
+        obj = self.exposure.get_visible_object(request, object_id)
+        if not self.admin_permission(request, obj):
+            raise PermissionDenied(f"You may view this {self.exposure.label} but not {self.model_permission} it.")
+        return obj
+
     def changed_fields_message(self, names):
         """The admin's change message: capitalised, untranslated labels of the fields that changed."""
         opts = self.exposure.opts
@@ -238,12 +291,18 @@ class WriteTool(ModelTool):
         if blocked:
             raise ToolError(f"{', '.join(blocked)} cannot be changed here: the admin marks them read-only.")
 
-    def save(self, request, obj, validated, change):
-        """Validate the model and save it through the admin's save_model, as the admin form does."""
+    def save(self, request, obj, data, *, change):
+        """Validate *data* like the admin form, then save *obj* and log it as the admin's change form does."""
+        e = self.exposure
+        instance = obj if change else None
+        self.check_read_only(request, instance, data)
+        serializer = e.write_serializer_class(instance, data=data, partial=change, context=e.context(request))
+        serializer.is_valid(raise_exception=True)
+        validated = serializer.validated_data
+        before = {name: _field_value(obj, name) for name in validated} if change else {}
         many_to_many = {}
         for name, value in validated.items():
-            field = self.exposure.opts.get_field(name)
-            if field.many_to_many:
+            if e.opts.get_field(name).many_to_many:
                 many_to_many[name] = value
             else:
                 setattr(obj, name, value)
@@ -251,129 +310,85 @@ class WriteTool(ModelTool):
         self.model_admin.save_model(request, obj, None, change)
         for name, value in many_to_many.items():
             getattr(obj, name).set(value)
+        if change:
+            changed = [name for name in before if _field_value(obj, name) != before[name]]
+            self.model_admin.log_change(request, obj, self.changed_fields_message(changed))
+        else:
+            self.model_admin.log_addition(request, obj, [{"added": {}}])
         return obj
 
 
 class CreateTool(WriteTool):
     operation = "create"
-    read_only = False
     destructive = False
     idempotent = False
+    description_format = (
+        "Create {label_with_article}. Use it only when the user asks to add a new {label}; search first to avoid "
+        "duplicates. The input is validated like the admin form; returns the created {label} with its id. "
+        "Creates exactly one record per call."
+    )
+    model_permission = "add"
 
-    def __init__(self, exposure):
-        super().__init__(exposure)
-        e = exposure
-        self.name = f"create_{e.singular}"
-        self.title = f"Create {e.label_with_article}"
-        self.input_schema = input_schema(e.write_serializer_class())
-        self.output_schema = e.item_schema
-        self.description = (
-            f"Create {e.label_with_article}. Use it only when the user asks to add a new {e.label}; search first to avoid "
-            f"duplicates. The input is validated like the admin form; returns the created {e.label} with its id. "
-            f"Creates exactly one record per call." + e.extra_description
-        )
-        self.required_permissions = (f"add {e.label}",)
-
-    def has_model_permission(self, request):
-        return self.model_admin.has_add_permission(request)
+    def get_input_schema(self):
+        return input_schema(self.exposure.write_serializer_class())
 
     def run(self, request, arguments):
-        e = self.exposure
-        self.check_read_only(request, None, arguments)
-        serializer = e.write_serializer_class(data=arguments, context=e.context(request))
-        serializer.is_valid(raise_exception=True)
-        obj = self.save(request, e.model(), serializer.validated_data, change=False)
-        self.model_admin.log_addition(request, obj, [{"added": {}}])
-        return e.serialize(request, obj)
+        return self.exposure.serialize(request, self.save(request, self.exposure.model(), arguments, change=False))
 
 
 class UpdateTool(WriteTool):
     operation = "update"
-    read_only = False
     destructive = True
     idempotent = True
+    description_format = (
+        "Change fields of one {label}: pass its id and only the fields to change. Use it when the user asks "
+        "to correct or update {label_with_article}. Validated like the admin form; returns the {label} after the change. "
+        "Overwrites the given fields; it cannot be undone automatically."
+    )
+    id_description_format = "The id of the {label} to change."
+    model_permission = "change"
 
-    def __init__(self, exposure):
-        super().__init__(exposure)
-        e = exposure
-        self.name = f"update_{e.singular}"
-        self.title = f"Update {e.label_with_article}"
+    def get_input_schema(self):
         schema = input_schema(
-            e.write_serializer_class(), partial=True,
-            extra_properties={"id": {**e.pk_schema, "description": f"The id of the {e.label} to change."}},
-            extra_required=["id"],
+            self.exposure.write_serializer_class(), partial=True,
+            extra_properties={"id": self.id_argument()}, extra_required=["id"],
         )
-        schema["minProperties"] = 2
-        self.input_schema = schema
-        self.output_schema = e.item_schema
-        self.description = (
-            f"Change fields of one {e.label}: pass its id and only the fields to change. Use it when the user asks "
-            f"to correct or update {e.label_with_article}. Validated like the admin form; returns the {e.label} after the change. "
-            f"Overwrites the given fields; it cannot be undone automatically." + e.extra_description
-        )
-        self.required_permissions = (f"change {e.label}",)
-
-    def has_model_permission(self, request):
-        return self.model_admin.has_change_permission(request)
+        schema["minProperties"] = 2  # the id and at least one field to change
+        return schema
 
     def run(self, request, arguments):
-        e = self.exposure
+        obj = self.get_object_to_write(request, arguments["id"])
         changes = {k: v for k, v in arguments.items() if k != "id"}
-        obj = e.get_visible_object(request, arguments["id"])
-        if not self.model_admin.has_change_permission(request, obj):
-            raise PermissionDenied(f"You may view this {e.label} but not change it.")
-        self.check_read_only(request, obj, changes)
-        serializer = e.write_serializer_class(obj, data=changes, partial=True, context=e.context(request))
-        serializer.is_valid(raise_exception=True)
-        before = {name: _field_value(obj, name) for name in serializer.validated_data}
-        obj = self.save(request, obj, serializer.validated_data, change=True)
-        changed = [name for name in before if _field_value(obj, name) != before[name]]
-        self.model_admin.log_change(request, obj, self.changed_fields_message(changed))
-        return e.serialize(request, obj)
+        return self.exposure.serialize(request, self.save(request, obj, changes, change=True))
 
 
 class DeleteTool(WriteTool):
     operation = "delete"
-    read_only = False
     destructive = True
     idempotent = True
+    description_format = (
+        "Permanently delete one {label} and the records that cascade with it. Use it only when the user "
+        "explicitly asks to delete this {label}. Refused if other records protect it or you may not delete "
+        "everything that would cascade. Returns what was deleted. Cannot be undone."
+    )
+    id_description_format = "The id of the {label} to delete."
+    model_permission = "delete"
 
-    def __init__(self, exposure):
-        super().__init__(exposure)
-        e = exposure
-        self.name = f"delete_{e.singular}"
-        self.title = f"Delete {e.label_with_article}"
-        self.input_schema = {
-            "type": "object",
-            "properties": {"id": {**e.pk_schema, "description": f"The id of the {e.label} to delete."}},
-            "required": ["id"],
-            "additionalProperties": False,
-        }
-        self.output_schema = {
+    def get_output_schema(self):
+        return {
             "type": "object",
             "properties": {
                 "deleted": {"type": "boolean"},
-                "id": as_output_schema(e.pk_schema),
+                "id": as_output_schema(self.exposure.pk_schema),
                 "also_deleted": {"type": "object", "additionalProperties": {"type": "integer"},
                                  "description": "Related records deleted with it, by kind."},
             },
             "required": ["deleted", "id", "also_deleted"],
         }
-        self.description = (
-            f"Permanently delete one {e.label} and the records that cascade with it. Use it only when the user "
-            f"explicitly asks to delete this {e.label}. Refused if other records protect it or you may not delete "
-            f"everything that would cascade. Returns what was deleted. Cannot be undone." + e.extra_description
-        )
-        self.required_permissions = (f"delete {e.label}",)
-
-    def has_model_permission(self, request):
-        return self.model_admin.has_delete_permission(request)
 
     def run(self, request, arguments):
         e = self.exposure
-        obj = e.get_visible_object(request, arguments["id"])
-        if not self.model_admin.has_delete_permission(request, obj):
-            raise PermissionDenied(f"You may view this {e.label} but not delete it.")
+        obj = self.get_object_to_write(request, arguments["id"])
         _, model_count, perms_needed, protected = self.model_admin.get_deleted_objects([obj], request)
         if protected:
             raise ToolError(
@@ -399,57 +414,107 @@ def unknown_action_error(model_admin, action_name):
     )
 
 
+#: What an action's `mcp_action` annotation may declare (see decorators.action), with MCP's defaults:
+#: a tool that says nothing may destroy data and may not be repeated safely.
+ACTION_OPTIONS = {"description": "", "destructive": True, "idempotent": False}
+
+
+def action_options(model_admin, action_name, func):
+    """Return ACTION_OPTIONS as the action's `mcp_action` annotation sets them, or raise AnnotationError."""
+    declared = getattr(func, "mcp_action", {})
+    action = f"The MCP annotation (mcp_action) of the action {action_name!r} of {type(model_admin).__qualname__}"
+    usage = "Annotate the action with @mcp_bridge.action(description=..., destructive=..., idempotent=...)."
+    if not isinstance(declared, dict):
+        raise AnnotationError(f"{action} must be a dict, not {type(declared).__name__}.",
+                              id="mcp_bridge.E111", obj=type(model_admin), hint=usage)
+    unknown = sorted(set(declared) - set(ACTION_OPTIONS), key=str)
+    if unknown:
+        raise AnnotationError(
+            f"{action} has the unknown key(s) {', '.join(map(repr, unknown))}.", id="mcp_bridge.E110",
+            obj=type(model_admin), hint=f"Use only {', '.join(map(repr, ACTION_OPTIONS))}. " + usage,
+        )
+    for key in ("destructive", "idempotent"):
+        if not isinstance(declared.get(key, False), bool):
+            raise AnnotationError(f"{action} sets {key!r} to {declared[key]!r}; it must be True or False.",
+                                  id="mcp_bridge.E111", obj=type(model_admin), hint=usage)
+    if not isinstance(declared.get("description", ""), (str, Promise)):
+        raise AnnotationError(f"{action} sets 'description' to {declared['description']!r}; it must be text.",
+                              id="mcp_bridge.E111", obj=type(model_admin), hint=usage)
+    options = {**ACTION_OPTIONS, **declared}
+    options["description"] = str(options["description"]).strip()
+    return options
+
+
 class ActionTool(ModelTool):
-    """One admin action, run on a list of ids exactly as the admin's action dropdown would."""
+    """One admin action, run on a list of ids exactly as the admin's action dropdown would.
+
+    Its title is the action's own description; its hints and any text for the calling model come
+    from the action's `@mcp_bridge.action` annotation (MCP's defaults without one: destructive, not
+    idempotent).
+    """
 
     operation = "action"
     read_only = False
-    idempotent = False
 
-    def __init__(self, exposure, action_name, options=None):
-        super().__init__(exposure)
-        e = exposure
-        action = e.model_admin.get_action(action_name)
+    def __init__(self, exposure, action_name):
+        model_admin = exposure.model_admin
+        action = model_admin.get_action(action_name)
         if action is None:
-            raise unknown_action_error(e.model_admin, action_name)
-        func, name, description = action
-        options = options or {}
-        self.action_name = name
-        self.func = func
-        self.name = options.get("name") or (name if name.endswith(e.plural) else f"{name}_{e.plural}")
-        self.title = str(description)
-        self.destructive = options.get("destructive", True)
+            raise unknown_action_error(model_admin, action_name)
+        self.func, self.action_name, self.short_description = action
+        options = action_options(model_admin, action_name, self.func)
+        self.destructive = options["destructive"]
+        self.idempotent = options["idempotent"]
+        self.action_description = options["description"]
+        super().__init__(exposure)
+
+    def get_name(self):
+        plural = self.exposure.plural
+        return self.action_name if self.action_name.endswith(plural) else f"{self.action_name}_{plural}"
+
+    def get_title(self):
+        return str(self.short_description)
+
+    def get_input_schema(self):
         limit = mcp_settings.MAX_ACTION_OBJECTS
-        self.input_schema = {
+        return {
             "type": "object",
             "properties": {
                 "ids": {
                     "type": "array",
-                    "items": e.pk_schema,
+                    "items": self.exposure.pk_schema,
                     "minItems": 1,
                     "maxItems": limit,
                     "uniqueItems": True,
-                    "description": f"Ids of the {e.label_plural} to act on (at most {limit}).",
+                    "description": f"Ids of the {self.exposure.label_plural} to act on (at most {limit}).",
                 }
             },
             "required": ["ids"],
             "additionalProperties": False,
         }
-        self.output_schema = {
+
+    def get_output_schema(self):
+        return {
             "type": "object",
             "properties": {
-                "ids": {"type": "array", "items": as_output_schema(e.pk_schema)},
+                "ids": {"type": "array", "items": as_output_schema(self.exposure.pk_schema)},
                 "messages": {"type": "array", "items": {"type": "string"}},
             },
             "required": ["ids", "messages"],
         }
-        extra = getattr(func, "mcp_description", "") or ""
-        self.description = (
-            f"Admin action '{description}' on {e.label_plural} chosen by id. Use it when the user asks to "
-            f"{str(description).lower()}; find ids with search_{e.plural}. Runs on at most {limit} {e.label_plural} "
-            f"per call, all or none. Returns the ids acted on and the admin's messages." + (f" {extra}" if extra else "")
+
+    def get_description(self):
+        e = self.exposure
+        label = str(self.short_description)
+        return (
+            f"Admin action '{label}' on {e.label_plural} chosen by id. Use it when the user asks to "
+            f"{label.lower()}; find ids with search_{e.plural}. Runs on at most {mcp_settings.MAX_ACTION_OBJECTS} "
+            f"{e.label_plural} per call, all or none. Returns the ids acted on and the admin's messages."
+            + (f" {self.action_description}" if self.action_description else "")
         )
-        self.required_permissions = tuple(getattr(func, "allowed_permissions", ()) or ("view or change",))
+
+    def get_required_permissions(self):
+        return tuple(getattr(self.func, "allowed_permissions", ()) or ("view or change",))
 
     def has_model_permission(self, request):
         # get_actions() applies each action's `allowed_permissions`, exactly as the changelist does.

@@ -42,7 +42,9 @@ class ApiKey(models.Model):
         verbose_name=_("user"),
         help_text=_("The MCP client acts as this user, with exactly this user's permissions."),
     )
-    name = models.CharField(_("name"), max_length=100, help_text=_("What the key is for, e.g. 'Claude Desktop on Ana's laptop'."))
+    name = models.CharField(
+        _("name"), max_length=100, help_text=_("What the key is for, e.g. 'Claude Desktop on Ana's laptop'.")
+    )
     prefix = models.CharField(_("prefix"), max_length=16, unique=True, editable=False)
     key_hash = models.CharField(_("key digest"), max_length=64, editable=False)
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
@@ -71,7 +73,9 @@ class ApiKey(models.Model):
     def issue(cls, user, name, expires_at=None):
         """Create a key for *user*; return (api_key, raw_key). The raw key cannot be recovered later."""
         prefix, raw_key = cls.generate()
-        api_key = cls.objects.create(user=user, name=name, prefix=prefix, key_hash=hash_api_key(raw_key), expires_at=expires_at)
+        api_key = cls.objects.create(
+            user=user, name=name, prefix=prefix, key_hash=hash_api_key(raw_key), expires_at=expires_at
+        )
         return api_key, raw_key
 
     @staticmethod
@@ -81,10 +85,6 @@ class ApiKey(models.Model):
         if len(parts) != 3 or parts[0] != API_KEY_PREFIX or len(parts[1]) != 12:
             return None
         return parts[1]
-
-    @property
-    def is_revoked(self):
-        return self.revoked_at is not None
 
     def is_usable(self, now=None):
         now = now or timezone.now()

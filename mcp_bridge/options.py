@@ -1,10 +1,14 @@
 """McpAdminMixin: the options a ModelAdmin declares to expose its model over MCP."""
 
+from django.core.exceptions import FieldDoesNotExist
 from django.db import models
 
 READ_OPERATIONS = ("search", "get")
 WRITE_OPERATIONS = ("create", "update", "delete")
 OPERATIONS = READ_OPERATIONS + WRITE_OPERATIONS
+
+#: Hooks read once, without a request, when the registry is built (system check mcp_bridge.E011).
+SCHEMA_HOOKS = ("get_mcp_operations", "get_mcp_fields", "get_mcp_write_fields")
 
 
 class McpAdminMixin:
@@ -16,6 +20,12 @@ class McpAdminMixin:
         class CustomerAdmin(McpAdminMixin, admin.ModelAdmin):
             mcp_operations = ("search", "get", "update")
             mcp_fields = ("id", "name", "email", "status")
+
+    Unlike the admin's get_list_display(request), the get_mcp_* hooks that shape tools (SCHEMA_HOOKS)
+    take no request: they are read once, when the registry is built at start-up, because a tool's name
+    and schemas must be the same for every caller (clients cache the tool list). What one caller may
+    see or do is decided per request by get_mcp_queryset(request) and the has_*_permission(request)
+    methods.
     """
 
     #: Generated tools: any of "search", "get", "create", "update", "delete".
@@ -43,9 +53,19 @@ class McpAdminMixin:
         return self.get_queryset(request)
 
     def get_mcp_operations(self):
+        """Return the operations to generate tools for (default: `mcp_operations`).
+
+        Read once at start-up, without a request: the set of tools is the same for every caller.
+        Hide a tool from some callers with has_*_permission(request) instead.
+        """
         return tuple(self.mcp_operations)
 
     def get_mcp_fields(self):
+        """Return the fields shown in results (default: `mcp_fields`, else the pk and `list_display` fields).
+
+        Read once at start-up, without a request: the output schema is the same for every caller.
+        Narrow which rows a caller sees with get_mcp_queryset(request) instead.
+        """
         if self.mcp_fields is not None:
             return tuple(self.mcp_fields)
         opts = self.model._meta
@@ -54,13 +74,18 @@ class McpAdminMixin:
             if isinstance(entry, str) and entry not in names:
                 try:
                     field = opts.get_field(entry)
-                except Exception:
+                except FieldDoesNotExist:  # a method or admin attribute: no model field to show
                     continue
                 if field.concrete:
                     names.append(entry)
         return tuple(names)
 
     def get_mcp_write_fields(self):
+        """Return the fields create/update accept (default: `mcp_write_fields`, else the editable `mcp_fields`).
+
+        Read once at start-up, without a request: the input schema is the same for every caller.
+        Refuse writes to some callers with has_add_permission(request) / has_change_permission(request) instead.
+        """
         if self.mcp_write_fields is not None:
             return tuple(self.mcp_write_fields)
         opts = self.model._meta
@@ -70,8 +95,12 @@ class McpAdminMixin:
         for name in self.get_mcp_fields():
             field = opts.get_field(name)
             if (
-                not field.concrete or not field.editable or field.primary_key
-                or isinstance(field, models.AutoField) or name in readonly or name in self.mcp_redacted_fields
+                not field.concrete
+                or not field.editable
+                or field.primary_key
+                or isinstance(field, models.AutoField)
+                or name in readonly
+                or name in self.mcp_redacted_fields
                 or (declared is not None and name not in declared)
             ):
                 continue

@@ -7,10 +7,12 @@ call reads. A cache shared by every process (Redis, Memcached, files, the databa
 in the same round trip as the call's rate-limit counters. A cache of the process's own (LocMemCache,
 DummyCache) never sees a change made in another process, so then it is read from the database: one
 query per call, and a grant given in the admin or the shell still applies on the next call.
+
+The set is handed to Django's permission checks as `user.mcp_permissions`, which
+`mcp_bridge.backends.McpModelBackend` answers from.
 """
 
-import time
-import uuid
+import secrets
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group, Permission
@@ -19,9 +21,10 @@ from django.core.cache.backends.locmem import LocMemCache
 from django.db import DatabaseError, connections, router, transaction
 from django.db.models.signals import m2m_changed, post_delete, post_save
 
-from .cache import read_and_count, shared_cache
+from .cache import read_and_count, shared_cache, write_text
 from .conf import mcp_settings
 from .models import AccessGeneration
+from .process_cache import ProcessCache
 
 GENERATION_KEY = "mcp_bridge:permissions:generation"
 GENERATION_ROW = 1  # the primary key of AccessGeneration's one row
@@ -30,8 +33,17 @@ GENERATION_ROW = 1  # the primary key of AccessGeneration's one row
 # call. The key holds the generation (read on every call) and the superuser flag, so any change
 # that replaces the generation is seen on the next call, in every process.
 _RECENT_SECONDS = 10
-_RECENT_SIZE = 10_000
-_recent_sets = {}
+_recent_sets = ProcessCache(maxsize=10_000)
+
+
+def new_generation():
+    """A fresh access generation.
+
+    Decimal digits: Django's RedisCache reads them as an int (it stores ints unpickled), so a process
+    that reads the generation through Django's cache API, as earlier mcp_bridge versions did, sees
+    the same change during a rolling deploy.
+    """
+    return str(secrets.randbits(64))
 
 
 def cache_is_shared():
@@ -53,9 +65,8 @@ def access_generation(counters=()):
     if not cache_is_shared():
         return stored_generation(), counts  # this process's cache holds no one else's changes
     if generation is None:
-        cache, fresh = shared_cache(), uuid.uuid4().hex
-        cache.add(GENERATION_KEY, fresh, None)  # another process may have set one first: use theirs
-        generation = cache.get(GENERATION_KEY, fresh)
+        # Another process may have set one first: keep theirs.
+        generation = write_text(GENERATION_KEY, new_generation(), only_if_missing=True)
     return generation, counts
 
 
@@ -73,7 +84,11 @@ def stored_generation():
         row = cursor.fetchone()
     if row is not None:
         return row[0]
-    return AccessGeneration.objects.using(using).get_or_create(pk=GENERATION_ROW, defaults={"value": uuid.uuid4().hex})[0].value
+    return (
+        AccessGeneration.objects.using(using)
+        .get_or_create(pk=GENERATION_ROW, defaults={"value": new_generation()})[0]
+        .value
+    )
 
 
 def invalidate_permissions(update_fields=None, using=None, action=None, **kwargs):
@@ -83,7 +98,7 @@ def invalidate_permissions(update_fields=None, using=None, action=None, **kwargs
     if action is not None and action.startswith("pre_"):
         return  # m2m_changed: the post_ signal that follows is the change
     # Both places, whatever this process reads: a process with another cache may be serving.
-    _store_generation(uuid.uuid4().hex)
+    _store_generation(new_generation())
     _replace_cached_generation()
     # A call between now and the commit may cache the old permissions under the new generation:
     # replace it once more when the change is visible. (The row is written inside the transaction.)
@@ -91,7 +106,7 @@ def invalidate_permissions(update_fields=None, using=None, action=None, **kwargs
 
 
 def _replace_cached_generation():
-    shared_cache().set(GENERATION_KEY, uuid.uuid4().hex, None)
+    write_text(GENERATION_KEY, new_generation())
 
 
 def _store_generation(value):
@@ -109,42 +124,54 @@ def _store_generation(value):
 
 
 def prime_permissions(user, generation=None):
-    """Load *user*'s permissions from the cache (or the database once) into ModelBackend's cache.
+    """Put *user*'s permission set on `user.mcp_permissions` (a frozenset), for McpModelBackend to answer from.
 
+    The set comes from this process's memory, the MCP cache, or the database once per generation.
     Return the generation the set belongs to, which keys everything derived from it.
     """
     if generation is None:
         generation = permissions_generation()
     if not user.is_active or user.is_anonymous:
-        user._perm_cache = set()
+        user.mcp_permissions = frozenset()
         return generation
     # The superuser flag is part of the key: a flag cleared without signals (QuerySet.update, raw
     # SQL) must not keep the all-permissions set of the superuser era.
     key = f"mcp_bridge:permissions:{generation}:{user.pk}:{int(user.is_superuser)}"
-    now = time.monotonic()
-    remembered = _recent_sets.get(key)
-    if remembered is not None and remembered[1] > now:
-        perms = remembered[0]
-    else:
+    perms = _recent_sets.get(key)
+    if perms is None:
         cache = shared_cache()
         perms = cache.get(key)
         if perms is None:
-            perms = user.get_all_permissions()
+            perms = permissions_from_backends(user)
             cache.set(key, perms, mcp_settings.PERMISSION_CACHE_TIMEOUT)
-        if len(_recent_sets) >= _RECENT_SIZE:
-            _recent_sets.clear()
-        _recent_sets[key] = (frozenset(perms), now + min(mcp_settings.PERMISSION_CACHE_TIMEOUT, _RECENT_SECONDS))
-    # ModelBackend.has_perm() reads these attributes before querying.
-    user._perm_cache = set(perms)
-    user._user_perm_cache = user._group_perm_cache = set(perms)
+        perms = frozenset(perms)
+        _recent_sets.set(key, perms, ttl=min(mcp_settings.PERMISSION_CACHE_TIMEOUT, _RECENT_SECONDS))
+    user.mcp_permissions = perms
     return generation
+
+
+def permissions_from_backends(user):
+    """*user*'s permissions as the configured authentication backends give them now.
+
+    Asked of a copy of the instance: ModelBackend keeps what it reads on the instance it is given,
+    and a set *user* was primed with earlier would answer for McpModelBackend.
+    """
+    fields = user._meta.concrete_fields
+    copy = type(user).from_db(user._state.db, None, [getattr(user, field.attname) for field in fields])
+    return copy.get_all_permissions()
 
 
 def connect_signals(credential_models=()):
     """Replace the access generation on every change to users, groups, permissions and *credential_models*."""
     user_model = get_user_model()
     for model in (user_model, Group, Permission, *credential_models):
-        post_save.connect(invalidate_permissions, sender=model, dispatch_uid=f"mcp_bridge.perm.save.{model._meta.label}")
-        post_delete.connect(invalidate_permissions, sender=model, dispatch_uid=f"mcp_bridge.perm.del.{model._meta.label}")
+        post_save.connect(
+            invalidate_permissions, sender=model, dispatch_uid=f"mcp_bridge.perm.save.{model._meta.label}"
+        )
+        post_delete.connect(
+            invalidate_permissions, sender=model, dispatch_uid=f"mcp_bridge.perm.del.{model._meta.label}"
+        )
     for through in (user_model.groups.through, user_model.user_permissions.through, Group.permissions.through):
-        m2m_changed.connect(invalidate_permissions, sender=through, dispatch_uid=f"mcp_bridge.perm.m2m.{through._meta.label}")
+        m2m_changed.connect(
+            invalidate_permissions, sender=through, dispatch_uid=f"mcp_bridge.perm.m2m.{through._meta.label}"
+        )

@@ -1,30 +1,19 @@
 """Prompts: named, parameterised message templates that guide a workflow."""
 
 import inspect
-import re
 
-from .exceptions import AnnotationError, ToolError
-
-PROMPT_NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+from .declarations import Declaration, check_description, check_name
+from .exceptions import ToolError
 
 
-class McpPrompt:
+class McpPrompt(Declaration):
+    """A prompt from a function `(request, **arguments)` (see decorators.prompt for the options)."""
+
     def __init__(self, func, *, name, description, title=None, arguments=(), requires_tools=(), complete=None, context=False):
         owner = type(func.__self__) if inspect.ismethod(func) else func  # a ModelAdmin class, or the function
-        if not PROMPT_NAME_RE.match(name):
-            raise AnnotationError(
-                f"Prompt name {name!r} must be snake_case: lowercase letters, digits and underscores, at most 64 characters.",
-                id="mcp_bridge.E103", obj=owner, hint="Name it with the name= option, e.g. name='customer_review'.",
-            )
-        if not description:
-            raise AnnotationError(
-                f"Prompt {name!r} has no description.", id="mcp_bridge.E104", obj=owner,
-                hint="Pass description= or write a docstring: what the prompt guides the model to do.",
-            )
-        self.func = func
-        self.name = name
-        self.title = title
-        self.description = description
+        check_name("Prompt", name, owner=owner, example="customer_review")
+        check_description(f"Prompt {name!r}", description, owner=owner, content="what the prompt guides the model to do")
+        super().__init__(func, name=name, title=title, description=description)
         self.arguments = [
             {"name": a[0], "description": a[1] if len(a) > 1 else "", "required": bool(a[2]) if len(a) > 2 else True}
             for a in arguments

@@ -37,10 +37,12 @@ def local_scope():
 
 
 class McpRequest(ASGIRequest):
-    """An HttpRequest for one MCP call by *user*; `mcp_tool` names the tool being run.
+    """An HttpRequest for one MCP call by *user*, authenticated as *principal* (`request.auth`).
 
     *scope* is the HTTP request's ASGI scope; without one (stdio, in-process) the request has no
     host or client, as Django's ASGIRequest reports them for a scope without `server`/`client`.
+    `mcp_tool` names the tool being called, if any. The unit of work builds the request before it
+    loads the user (throttles key on `auth` alone), so `user` is None until then.
     """
 
     def __init__(self, user, *, principal=None, tool_name=None, scope=None):
@@ -48,10 +50,9 @@ class McpRequest(ASGIRequest):
         super().__init__(scope if scope is not None else local_scope(), io.BytesIO())
         self.user = user
         self.auth = principal
-        self.mcp_principal = principal
         self.mcp_tool = tool_name
         self.mcp_call = None  # a context.CallContext while a tool runs over a live connection
-        self.mcp_rate_counts = ((), ())  # (throttling limits, their counts including this call)
+        self.throttle_counts = ()  # this call's counts in its throttles' windows (see unit_of_work.run_unit)
         # Django has no public way to give a request its message storage: this is the attribute
         # MessageMiddleware.process_request sets and django.contrib.messages.add_message() reads.
         self._messages = self.mcp_messages = CollectedMessages(self)

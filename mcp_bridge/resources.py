@@ -3,9 +3,9 @@
 import re
 
 from .conf import mcp_settings
-from .exceptions import ToolError
+from .declarations import Declaration, check_description
+from .exceptions import AnnotationError, ToolError
 from .inputs import canonical_pk
-from .exceptions import AnnotationError
 
 COMPLETION_LIMIT = 20
 
@@ -113,23 +113,15 @@ def find_reverse_relation(model_admin, accessor):
     )
 
 
-
-class CustomResource:
+class CustomResource(Declaration):
     """A resource registered with `site.resource(uri)`; `func(request)` returns str, bytes or JSON data."""
 
     is_template = False
 
     def __init__(self, func, *, uri, name, description, title=None, mime_type="text/plain", permissions=()):
-        if not description:
-            raise AnnotationError(
-                f"Resource {uri!r} has no description.", id="mcp_bridge.E104", obj=func,
-                hint="Pass description= or write a docstring: what the resource holds.",
-            )
-        self.func = func
+        check_description(f"Resource {uri!r}", description, owner=func, content="what the resource holds")
+        super().__init__(func, name=name, title=title, description=description)
         self.uri = uri
-        self.name = name
-        self.title = title
-        self.description = description
         self.mime_type = mime_type
         self.permissions = tuple(permissions)
 

@@ -68,10 +68,10 @@ class PrebuiltFieldsMixin:
     """
 
     def get_fields(self):
-        prototypes = type(self).__dict__.get("_prebuilt_fields")
+        prototypes = type(self).__dict__.get("prebuilt_fields")
         if prototypes is None:
             prototypes = super().get_fields()
-            type(self)._prebuilt_fields = prototypes
+            type(self).prebuilt_fields = prototypes
         return copy.deepcopy(prototypes)
 
 

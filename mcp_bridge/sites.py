@@ -11,9 +11,11 @@ from django.db import DatabaseError
 from django.utils.module_loading import autodiscover_modules
 
 from .admin_sites import mcp_admins
+from .declarations import naming
 from .exceptions import AnnotationError, ServiceUnavailable
 from .model_tools import GENERATED_TOOLS, ActionTool, ModelExposure
 from .options import OPERATIONS
+from .process_cache import ProcessCache
 from .prompts import McpPrompt
 from .resources import (
     CustomResource,
@@ -26,7 +28,8 @@ from .tools import SerializerTool
 
 logger = logging.getLogger(__name__)
 
-_VISIBLE_CACHE_SIZE = 4096
+#: How many (generation, user) tool sets a site remembers.
+VISIBLE_CACHE_SIZE = 4096
 
 
 def describe(owner):
@@ -100,64 +103,45 @@ class McpSite:
         self._resources = []
         self._registry = None
         self._lock = threading.Lock()
-        self._visible = {}
-        self._visible_generation = None
+        self._visible = ProcessCache(VISIBLE_CACHE_SIZE)
 
     def __repr__(self):
         return f"McpSite(name={self.name!r})"
 
-    # -- registration of standalone tools and prompts ------------------------------------------
-    def tool(self, function=None, *, name=None, description=None, **options):
-        """Register a function `(request, data)` as a tool (see decorators.tool for the options)."""
+    # -- registration of standalone tools, prompts and resources -------------------------------
+    def _register(self, entries, make, function=None, *, name=None, description=None, **options):
+        """Decorate `func` to append `make(func, name=..., description=..., **options)` to *entries*.
+
+        The name defaults to the function's, the description to its docstring; the registry is
+        rebuilt on next use.
+        """
 
         def decorator(func):
-            self._tools.append(
-                SerializerTool(func, name=name or func.__name__, description=description or (func.__doc__ or "").strip(), **options)
-            )
+            entries.append(make(func, **naming(func, name, description), **options))
             self._registry = None
             return func
 
         return decorator if function is None else decorator(function)
 
-    def prompt(self, function=None, *, name=None, description=None, **options):
+    def tool(self, function=None, **options):
+        """Register a function `(request, data)` as a tool (see decorators.tool for the options,
+        throttle_scope and throttle_classes included)."""
+        return self._register(self._tools, SerializerTool, function, **options)
+
+    def prompt(self, function=None, **options):
         """Register a function `(request, **arguments)` as a prompt (see decorators.prompt)."""
+        return self._register(self._prompts, McpPrompt, function, **options)
 
-        def decorator(func):
-            self._prompts.append(
-                McpPrompt(func, name=name or func.__name__, description=description or (func.__doc__ or "").strip(), **options)
-            )
-            self._registry = None
-            return func
-
-        return decorator if function is None else decorator(function)
-
-    def resource(self, uri, *, name=None, description=None, **options):
+    def resource(self, uri, **options):
         """Register `func(request)` as the resource *uri*; it returns str, bytes or JSON-able data.
 
         `permissions` lists 'app_label.codename' permissions a caller needs to list and read it.
         """
+        return self._register(self._resources, CustomResource, uri=uri, **options)
 
-        def decorator(func):
-            self._resources.append(CustomResource(
-                func, uri=uri, name=name or func.__name__, description=description or (func.__doc__ or "").strip(), **options
-            ))
-            self._registry = None
-            return func
-
-        return decorator
-
-    def resource_template(self, uri_template, *, name=None, description=None, **options):
+    def resource_template(self, uri_template, **options):
         """Register `func(request, **params)` for URIs matching *uri_template* ('scheme://x/{id}')."""
-
-        def decorator(func):
-            self._resources.append(CustomResourceTemplate(
-                func, uri_template=uri_template, name=name or func.__name__,
-                description=description or (func.__doc__ or "").strip(), **options
-            ))
-            self._registry = None
-            return func
-
-        return decorator
+        return self._register(self._resources, CustomResourceTemplate, uri_template=uri_template, **options)
 
     # -- the built registry --------------------------------------------------------------------
     @property
@@ -173,7 +157,7 @@ class McpSite:
     def reset(self):
         """Forget the built registry (tests that change admin classes call this)."""
         self._registry = None
-        self._visible = {}
+        self._visible.clear()
 
     def build(self):
         """Build the registry; raise AnnotationError (an ImproperlyConfigured) for the first mistake found."""
@@ -250,16 +234,12 @@ class McpSite:
         The cache assumes `has_*_permission` hooks depend on the user's permissions only, as
         Django's defaults do; a hook that also reads the request should override get_mcp_* hooks.
         """
-        if generation != self._visible_generation:
-            self._visible = {}
-            self._visible_generation = generation
-        key = (request.user.pk, request.user.is_superuser, request.user.is_active)
+        # A new generation makes every older key unreachable; the least recently used are dropped first.
+        key = (generation, request.user.pk, request.user.is_superuser, request.user.is_active)
         names = self._visible.get(key)
         if names is None:
             names = frozenset(name for name, tool in self.registry.tools.items() if may_call(tool, request))
-            if len(self._visible) >= _VISIBLE_CACHE_SIZE:
-                self._visible.clear()
-            self._visible[key] = names
+            self._visible.set(key, names)
         return names
 
     def get_tool(self, request, name, generation):

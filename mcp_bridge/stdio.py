@@ -24,7 +24,14 @@ import sys
 
 import anyio
 from mcp.shared.message import SessionMessage
-from mcp_types import INTERNAL_ERROR, INVALID_REQUEST, PARSE_ERROR, JSONRPCError, JSONRPCResponse, jsonrpc_message_adapter
+from mcp_types import (
+    INTERNAL_ERROR,
+    INVALID_REQUEST,
+    PARSE_ERROR,
+    JSONRPCError,
+    JSONRPCResponse,
+    jsonrpc_message_adapter,
+)
 from pydantic import ValidationError
 from pydantic_core import PydanticSerializationError
 
@@ -38,12 +45,15 @@ def parse_line(line):
     try:
         decoded = json.loads(line.decode("utf-8"))
     except (UnicodeDecodeError, ValueError, RecursionError):
-        return None, error_response(None, PARSE_ERROR, "Parse error: send one JSON-RPC message per line, as UTF-8 JSON.")
+        return None, error_response(
+            None, PARSE_ERROR, "Parse error: send one JSON-RPC message per line, as UTF-8 JSON."
+        )
     try:
         return SessionMessage(jsonrpc_message_adapter.validate_python(decoded, by_name=False)), None
     except ValidationError:
         return None, error_response(
-            _request_id(decoded), INVALID_REQUEST,
+            _request_id(decoded),
+            INVALID_REQUEST,
             "Invalid Request: a line must hold one JSON-RPC 2.0 request, notification or response object "
             '({"jsonrpc": "2.0", "id": ..., "method": ..., "params": {...}}); batches are not supported.',
         )
@@ -69,7 +79,9 @@ def encode(session_message):
         logger.exception("An MCP message could not be encoded as JSON")
         if not isinstance(message, (JSONRPCResponse, JSONRPCError)):
             return None
-        return json.dumps(error_response(message.id, INTERNAL_ERROR, "Internal error: the response could not be encoded."))
+        return json.dumps(
+            error_response(message.id, INTERNAL_ERROR, "Internal error: the response could not be encoded.")
+        )
 
 
 @contextlib.contextmanager

@@ -1,80 +1,278 @@
-"""Rate limits per credential (a client's session) and per tool, counted in the shared cache.
+"""Throttles for tool calls, in the manner of DRF's throttling policies.
 
-Fixed windows (per second, minute, hour or day), shared by every worker process when the cache is
-(Redis in production). A call's counters are incremented in the same cache round trip that reads
-the access generation (see `permissions.access_generation`), so limits cost no extra round trip.
+Every tool call is checked by the throttle classes of MCP_BRIDGE['THROTTLE_CLASSES'] (a tool's own
+`throttle_classes` replace them for that tool), with rates by scope from MCP_BRIDGE['THROTTLE_RATES'].
+
+The rate throttles count fixed windows (per second, minute, hour or day) in the shared cache, so
+every worker process shares one budget. They do not reach the cache themselves: the server's unit of
+work increments every counter of `counters()` in the cache round trip that reads the access
+generation (`permissions.access_generation`), so throttling costs no round trip of its own, then
+hands the counts to `check()` once the tool is known to be visible to the caller:
+
+    throttles = get_throttles(tool)
+    generation, counts = access_generation(counters(throttles, request, tool))
+    ...
+    check(throttles, request, tool, counts)  # raises Throttled
 """
 
+import math
 import time
-from dataclasses import dataclass
 
 from django.core.exceptions import ImproperlyConfigured
 
 from .conf import mcp_settings
 
-PERIODS = {"s": 1, "sec": 1, "second": 1, "m": 60, "min": 60, "minute": 60, "h": 3600, "hour": 3600, "d": 86400, "day": 86400}
+#: The periods a rate may name: DRF's forms, and the words spelled out.
+PERIODS = {
+    "s": 1, "sec": 1, "second": 1,
+    "m": 60, "min": 60, "minute": 60,
+    "h": 3600, "hour": 3600,
+    "d": 86400, "day": 86400,
+}
+PERIOD_WORDS = {1: "second", 60: "minute", 3600: "hour", 86400: "day"}
 
 
-def parse_rate(rate):
-    """'600/min' -> (600, 60); None -> None."""
-    if rate is None:
-        return None
-    try:
-        count, period = rate.split("/")
-        return int(count), PERIODS[period.strip().lower()]
-    except (ValueError, KeyError):
-        raise ImproperlyConfigured(
-            f"Invalid MCP_BRIDGE rate {rate!r}: use '<count>/<s|min|hour|day>', e.g. '600/min'."
-        ) from None
+class Throttled(Exception):
+    """A tool call over a throttle's limit: *message* says the limit and when to retry; *wait* is in seconds."""
 
-
-class RateLimited(Exception):
-    def __init__(self, message, retry_after):
+    def __init__(self, message, wait=None):
         super().__init__(message)
         self.message = message
-        self.retry_after = retry_after
+        self.wait = wait
 
 
-@dataclass(frozen=True)
-class Limit:
-    """One rate limit that applies to a call: its counter in the current window and its budget."""
+def parse_rate(rate, scope=None):
+    """Return (number of calls, period in seconds) for *rate* ('100/min'); (None, None) for None (no limit).
 
-    counter: str
-    count: int
-    period: int
-    message: str
+    Accepts DRF's forms: '10/s', '10/sec', '100/m', '100/min', '5/h', '5/hour', '1000/d', '1000/day'
+    (and 'second', 'minute'). Anything else raises ImproperlyConfigured naming *scope*.
+    """
+    if rate is None:
+        return None, None
+    count, _, period = rate.partition("/") if isinstance(rate, str) else ("", "", "")
+    try:
+        num_requests, duration = int(count), PERIODS[period.strip().lower()]
+    except (ValueError, KeyError):
+        num_requests = duration = None
+    if num_requests is None or num_requests < 1:
+        where = f" for the scope {scope!r}" if scope is not None else ""
+        raise ImproperlyConfigured(
+            f"Invalid throttle rate {rate!r}{where} in MCP_BRIDGE['THROTTLE_RATES']: use '<calls>/<period>' with a "
+            "whole number of calls, at least 1, per s, sec, m, min, h, hour, d or day, e.g. '600/min', or None for "
+            "no limit."
+        )
+    return num_requests, duration
+
+
+class BaseThrottle:
+    """Rate throttling of tool calls.
+
+    A throttle is built for each call. `allow_request()` decides; a throttle that counts calls in the
+    shared cache says where with `get_counter()`, and receives the count (this call included) in
+    `count` before `allow_request()` is asked.
+    """
+
+    #: The cache counter this call was counted in (set by get_counter), and its count after this call.
+    key: str | None = None
+    count: int | None = None
+
+    @classmethod
+    def rate_scopes(cls, tool):
+        """Return the THROTTLE_RATES scopes this throttle reads for calls of *tool* (None: an unknown name).
+
+        System check W013 warns about a rate that no throttle reads.
+        """
+        return ()
+
+    def get_ident(self, request):
+        """Identify the caller: its credential (an API key, a token, a local user), or None if unknown."""
+        return request.auth.session_identity if request.auth is not None else None
+
+    def get_counter(self, request, tool):
+        """Return (cache key, timeout in seconds) of the counter this call counts in, or None to count nothing.
+
+        Asked before the caller is known to see *tool* (None: a name the registry does not have), so
+        that calls of hidden and unknown tools spend the budget too.
+        """
+        return None
+
+    def allow_request(self, request, tool):
+        """Return True if this call of *tool*, which the caller may see, may go ahead."""
+        raise NotImplementedError(".allow_request() must be overridden")  # pragma: no cover
+
+    def wait(self):
+        """Return the seconds to wait before the next call would be allowed, or None if unknown."""
+        return None
+
+    def get_message(self, request, tool):
+        """Return the text a refused caller reads (the calling model decides from it when to retry)."""
+        wait = self.wait()
+        what = f" for {tool.name}" if tool is not None else ""
+        if wait is None:
+            return f"Rate limit reached{what}. Try again later."
+        return f"Rate limit reached{what}. Try again in {math.ceil(wait)} s."
+
+
+class SimpleRateThrottle(BaseThrottle):
+    """A fixed-window limit of `rate` calls per period, counted in the shared cache.
+
+    The rate is `rate`, or THROTTLE_RATES[scope]; a scope without a rate (or with None) is not limited.
+    Calls are counted per credential (`get_cache_key()`). Windows start at multiples of the period since the epoch
+    of `timer`, which tests replace to move through windows without sleeping.
+    """
+
+    timer = time.time
+    cache_format = "mcp_bridge:throttle:%(scope)s:%(ident)s"
+    scope: str | None = None
+    rate: str | None = None
+    num_requests: int | None = None
+    duration: int | None = None
+    now: float | None = None  # when this call was counted
 
     @property
-    def timeout(self):
-        return self.period + 1
+    def THROTTLE_RATES(self):
+        # Read on use, not bound at import (DRF's gotcha), so override_settings reaches it.
+        return mcp_settings.THROTTLE_RATES
+
+    def __init__(self):
+        if not self.rate:
+            self.rate = self.get_rate()
+        self.num_requests, self.duration = self.parse_rate(self.rate)
+
+    @classmethod
+    def rate_scopes(cls, tool):
+        return (cls.scope,) if cls.scope and not cls.rate else ()
+
+    def get_rate(self):
+        """Return the rate string for `scope` (None if THROTTLE_RATES gives it none)."""
+        if not self.scope:
+            raise ImproperlyConfigured(
+                f"You must set either `.scope` or `.rate` for the {type(self).__name__!r} throttle."
+            )
+        return self.THROTTLE_RATES.get(self.scope)
+
+    def parse_rate(self, rate):
+        """Return (number of calls, period in seconds) for *rate*, or (None, None) for None."""
+        return parse_rate(rate, self.scope)
+
+    def get_cache_key(self, request, tool):
+        """Return the key of this caller's counter in `scope` (without the window), or None not to throttle.
+
+        Keyed by the caller's credential; override to count by something else (a user, a tenant).
+        """
+        ident = self.get_ident(request)
+        return None if ident is None else self.cache_format % {"scope": self.scope, "ident": ident}
+
+    def get_counter(self, request, tool):
+        if self.rate is None:
+            return None
+        key = self.get_cache_key(request, tool)
+        if key is None:
+            return None
+        self.now = self.timer()
+        self.key = f"{key}:{int(self.now // self.duration)}"
+        return self.key, self.duration + 1  # a window's counter outlives the window by a second
+
+    def allow_request(self, request, tool):
+        return self.key is None or self.count <= self.num_requests
+
+    def wait(self):
+        """Return the seconds until this window ends (and a new budget starts)."""
+        if self.now is None:
+            return None
+        return self.duration - self.now % self.duration
+
+    def period_text(self):
+        """The period in words: 'minute', or '90 s' for a period a subclass's parse_rate() allows."""
+        return PERIOD_WORDS.get(self.duration, f"{self.duration} s")
+
+    def calls_text(self, noun="call"):
+        """'30 calls', '1 call': the limit in words."""
+        return f"{self.num_requests} {noun}{'s' if self.num_requests != 1 else ''}"
 
 
-def limits_for(principal, tool_name, now=None):
-    """The limits one call of *tool_name* by *principal* counts against, with this window's counters."""
-    now = time.time() if now is None else now
-    identity = principal.session_identity
-    candidates = (
-        (f"c:{identity}", parse_rate(mcp_settings.THROTTLE_RATES.get("credential")),
-         "Rate limit reached: at most {count} tool calls per {period} for this credential. "
-         "Try again in {retry} s, and batch work into fewer calls where a tool allows it."),
-        (f"t:{identity}:{tool_name}", parse_rate(mcp_settings.THROTTLE_RATES.get(tool_name)),
-         f"Rate limit reached for {tool_name}: at most {{count}} calls per {{period}}. Try again in {{retry}} s."),
-    )
-    return [
-        Limit(f"mcp_bridge:rate:{key}:{int(now // rate[1])}", rate[0], rate[1], message)
-        for key, rate, message in candidates
-        if rate is not None
-    ]
+class CredentialRateThrottle(SimpleRateThrottle):
+    """Limit all tool calls of one credential (an API key, a token, a local user): scope 'credential'."""
+
+    scope = "credential"
+
+    def get_message(self, request, tool):
+        return (
+            f"Rate limit reached: at most {self.calls_text('tool call')} per {self.period_text()} for this credential. "
+            f"Try again in {math.ceil(self.wait())} s, and batch work into fewer calls where a tool allows it."
+        )
 
 
-def enforce(limits, counts, now=None):
-    """Raise RateLimited for the first of *limits* whose count (after this call) is over budget."""
-    now = time.time() if now is None else now
-    for limit, count in zip(limits, counts):
-        if count > limit.count:
-            retry = int(limit.period - now % limit.period) + 1
-            raise RateLimited(limit.message.format(count=limit.count, period=_period_text(limit.period), retry=retry), retry)
+class ToolRateThrottle(SimpleRateThrottle):
+    """Limit one credential's calls of a tool: scope `tool.throttle_scope`, by default the tool's name.
+
+    Tools that share a throttle_scope share one budget. A call of an unknown name, or of a tool whose
+    scope has no rate, is not limited by this throttle.
+    """
+
+    def __init__(self):
+        # The scope, so the rate, is known only once the tool is (as DRF's ScopedRateThrottle waits for the view).
+        pass
+
+    @classmethod
+    def rate_scopes(cls, tool):
+        return (tool.throttle_scope or tool.name,) if tool is not None else ()
+
+    def get_counter(self, request, tool):
+        scopes = self.rate_scopes(tool)
+        if not scopes:
+            return None
+        self.scope = scopes[0]
+        self.rate = self.get_rate()
+        self.num_requests, self.duration = self.parse_rate(self.rate)
+        return super().get_counter(request, tool)
+
+    def get_message(self, request, tool):
+        shared = f" (shared by the tools of throttle scope {self.scope!r})" if self.scope != tool.name else ""
+        return (
+            f"Rate limit reached for {tool.name}: at most {self.calls_text()} per {self.period_text()}{shared}. "
+            f"Try again in {math.ceil(self.wait())} s."
+        )
 
 
-def _period_text(seconds):
-    return {1: "second", 60: "minute", 3600: "hour", 86400: "day"}.get(seconds, f"{seconds} s")
+# -- what the server's unit of work calls ---------------------------------------------------------
+
+
+def get_throttles(tool):
+    """Return a fresh instance of each throttle class for a call of *tool* (None: a name the registry lacks)."""
+    if tool is None or tool.throttle_classes is None:
+        classes = mcp_settings.THROTTLE_CLASSES
+    else:
+        classes = tool.throttle_classes
+    return [throttle_class() for throttle_class in classes]
+
+
+def counters(throttles, request, tool):
+    """Return [(cache key, timeout)]: the windows this call counts in, for `access_generation()` to increment."""
+    windows = []
+    for throttle in throttles:
+        window = throttle.get_counter(request, tool)
+        if window is not None:
+            throttle.key = window[0]  # check() hands this counter's count back to this throttle
+            windows.append(window)
+    return windows
+
+
+def check(throttles, request, tool, counts):
+    """Raise Throttled if any of *throttles* refuses the call; *counts* are those of `counters()`, in order.
+
+    Of several refusals, the one with the longest wait is reported (as DRF reports the longest): retrying
+    sooner would be refused again.
+    """
+    counts = iter(counts)
+    refusals = []
+    for throttle in throttles:
+        if throttle.key is not None:
+            throttle.count = next(counts)
+        if not throttle.allow_request(request, tool):
+            refusals.append(throttle)
+    if refusals:
+        throttle = max(refusals, key=lambda refusal: refusal.wait() or 0)
+        wait = throttle.wait()
+        raise Throttled(throttle.get_message(request, tool), None if wait is None else math.ceil(wait))
+

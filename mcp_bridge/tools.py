@@ -8,7 +8,6 @@ on. Nothing here knows about JSON-RPC.
 import difflib
 import json
 import logging
-import re
 import uuid
 
 import jsonschema
@@ -25,6 +24,7 @@ from .availability import is_service_failure
 from .content import is_content
 from .context import InputRequired, MissingClientCapability
 from .database import StatementTimeout
+from .declarations import Declaration, check_description, check_name
 from .exceptions import AnnotationError, ServiceUnavailable, ToolError
 from .inputs import check_text
 from .models import Tool as ToolModel
@@ -33,9 +33,6 @@ from .schemas import input_schema as serializer_input_schema
 from .schemas import output_schema as serializer_output_schema
 
 logger = logging.getLogger(__name__)
-call_logger = logging.getLogger("mcp_bridge.calls")
-
-TOOL_NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 
 
 class ToolResult:
@@ -199,7 +196,7 @@ class McpTool:
             )
 
 
-class SerializerTool(McpTool):
+class SerializerTool(Declaration, McpTool):
     """A custom tool whose input is a DRF serializer and whose body is a Python callable.
 
     `func(request, data)` receives the serializer's validated data and returns a dict, a
@@ -208,18 +205,13 @@ class SerializerTool(McpTool):
 
     def __init__(self, func, *, name, description, input_serializer=None, output_serializer=None, input_schema=None,
                  output_schema=None, permissions=(), model_admin=None, title=None, read_only=False, destructive=None,
-                 idempotent=False, context=False):
+                 idempotent=False, context=False, throttle_scope=None, throttle_classes=None):
         owner = type(model_admin) if model_admin is not None else func  # what a system check names
-        if not TOOL_NAME_RE.match(name):
-            raise AnnotationError(
-                f"Tool name {name!r} must be snake_case: lowercase letters, digits and underscores, at most 64 characters.",
-                id="mcp_bridge.E103", obj=owner, hint="Name it with the name= option, e.g. name='close_order'.",
-            )
-        if not description:
-            raise AnnotationError(
-                f"Tool {name!r} has no description.", id="mcp_bridge.E104", obj=owner,
-                hint="Pass description= or write a docstring: what it does, when to use it, what it returns and its limits.",
-            )
+        check_name("Tool", name, owner=owner, example="close_order")
+        check_description(
+            f"Tool {name!r}", description, owner=owner,
+            content="what it does, when to use it, what it returns and its limits",
+        )
         if input_serializer is not None and input_schema is not None:
             raise AnnotationError(
                 f"Tool {name!r} has both an input_serializer and an input_schema.", id="mcp_bridge.E105", obj=owner,
@@ -228,10 +220,8 @@ class SerializerTool(McpTool):
         self.permissions = tuple(permissions)
         for permission in self.permissions:
             _check_permission_name(name, permission, model_admin, owner)
-        self.func = func
-        self.name = name
-        self.title = title
-        self.description = description
+        _check_throttle_options(name, throttle_scope, throttle_classes, owner)
+        super().__init__(func, name=name, title=title, description=description)
         self.model_admin = model_admin
         self.read_only = read_only
         self.destructive = (not read_only) if destructive is None else destructive
@@ -239,6 +229,8 @@ class SerializerTool(McpTool):
         self.input_serializer = input_serializer
         self.output_serializer = output_serializer
         self.context = context
+        self.throttle_scope = throttle_scope
+        self.throttle_classes = throttle_classes
         if input_serializer is not None:
             self.input_schema = serializer_input_schema(input_serializer())
         elif input_schema is not None:
@@ -309,6 +301,24 @@ def _check_permission_name(tool_name, permission, model_admin, owner):
         )
 
 
+def _check_throttle_options(tool_name, throttle_scope, throttle_classes, owner):
+    """Raise AnnotationError (mcp_bridge.E112) for throttle options of the wrong type, which would limit nothing."""
+    if throttle_scope is not None and not (isinstance(throttle_scope, str) and throttle_scope):
+        raise AnnotationError(
+            f"Tool {tool_name!r} has the throttle_scope {throttle_scope!r}; it must be a non-empty string.",
+            id="mcp_bridge.E112", obj=owner,
+            hint="Name a key of MCP_BRIDGE['THROTTLE_RATES'], e.g. throttle_scope='refunds', or leave it out to count "
+            "calls under the tool's name.",
+        )
+    if throttle_classes is not None and not isinstance(throttle_classes, (list, tuple)):
+        raise AnnotationError(
+            f"Tool {tool_name!r} has the throttle_classes {throttle_classes!r}; it must be a list or tuple of throttle "
+            "classes.",
+            id="mcp_bridge.E112", obj=owner,
+            hint="Pass e.g. throttle_classes=[ToolRateThrottle], or [] for no throttling of this tool.",
+        )
+
+
 def _is_integer_schema(schema):
     kind = (schema or {}).get("type")
     return kind == "integer" or (isinstance(kind, list) and "integer" in kind and "number" not in kind)
@@ -354,6 +364,18 @@ def format_validation_error(exc):
     return " ".join(part if part.endswith(".") else part + "." for part in parts)
 
 
+#: Sentences for the jsonschema keywords whose error needs only the keyword's {value} and the value sent
+#: ({got}; {got_json} as JSON).
+KEYWORD_MESSAGES = {
+    "maximum": "{where} must be at most {value} (got {got}).",
+    "minimum": "{where} must be at least {value} (got {got}).",
+    "maxLength": "{where} must be at most {value} characters long.",
+    "maxItems": "{where} may hold at most {value} items; split the work into several calls.",
+    "minItems": "{where} needs at least {value} item(s).",
+    "format": "{where} must be a valid {value} (got {got_json}).",
+}
+
+
 def describe_schema_error(error, tool):
     """Turn one jsonschema error into a sentence that says what to send instead."""
     field_name = ".".join(str(p) for p in error.path) or None
@@ -374,18 +396,10 @@ def describe_schema_error(error, tool):
     if error.validator == "type":
         expected = error.validator_value if isinstance(error.validator_value, str) else " or ".join(error.validator_value)
         return f"{where} must be of type {expected} (got {json.dumps(error.instance)})."
-    if error.validator == "maximum":
-        return f"{where} must be at most {error.validator_value} (got {error.instance})."
-    if error.validator == "minimum":
-        return f"{where} must be at least {error.validator_value} (got {error.instance})."
-    if error.validator == "maxLength":
-        return f"{where} must be at most {error.validator_value} characters long."
-    if error.validator == "maxItems":
-        return f"{where} may hold at most {error.validator_value} items; split the work into several calls."
-    if error.validator == "minItems":
-        return f"{where} needs at least {error.validator_value} item(s)."
-    if error.validator == "format":
-        return f"{where} must be a valid {error.validator_value} (got {json.dumps(error.instance)})."
+    if error.validator in KEYWORD_MESSAGES:
+        return KEYWORD_MESSAGES[error.validator].format(
+            where=where, value=error.validator_value, got=error.instance, got_json=json.dumps(error.instance)
+        )
     if error.validator == "pattern" and error.validator_value == DECIMAL_PATTERN:
         return (f'{where} must be a number, or a decimal string of ASCII digits such as "12.50" '
                 f"(got {json.dumps(error.instance, ensure_ascii=False)}).")

@@ -121,3 +121,24 @@ def test_users_saved_before_the_generation_table_is_migrated_are_saved(tmp_path)
     )
     assert saved.returncode == 0, saved.stderr
     assert saved.stdout.strip() == "1"
+
+
+def test_the_generation_reads_the_same_through_django_s_cache_api(db):
+    """Processes of an earlier mcp_bridge read it through Django's cache API: during a deploy they must agree."""
+    from mcp_bridge.cache import shared_cache
+    from mcp_bridge.permissions import GENERATION_KEY
+
+    invalidate_permissions()
+    assert str(shared_cache().get(GENERATION_KEY)) == permissions_generation()
+
+
+def test_a_generation_an_earlier_version_wrote_is_still_a_generation(db):
+    """Earlier versions wrote it through Django's cache API (pickled, on Redis): read as a stable text token."""
+    from mcp_bridge.cache import shared_cache
+    from mcp_bridge.permissions import GENERATION_KEY
+
+    shared_cache().set(GENERATION_KEY, "3f1c0a9e5b7d4c2a8e6f1b3d5a7c9e0f", None)
+    generation = permissions_generation()
+    assert isinstance(generation, str) and permissions_generation() == generation
+    invalidate_permissions()
+    assert permissions_generation() != generation

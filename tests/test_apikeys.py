@@ -190,3 +190,26 @@ def test_only_a_last_login_save_keeps_the_access_generation(user):
     user.is_staff = True
     user.save(update_fields=["last_login", "is_staff"])
     assert current_generation() != before
+
+
+def test_remembered_tokens_are_bounded_and_a_full_memory_keeps_the_recent_ones():
+    """A process remembers at most so many verified tokens; the least recently used make room, not all of them."""
+    from mcp_bridge.authentication import (
+        REMEMBERED_CREDENTIALS,
+        Principal,
+        forget_credentials,
+        remember_principal,
+        remembered_principal,
+    )
+
+    principal = Principal(kind="api_key", user_id=1, credential_id=1)
+    try:
+        for n in range(REMEMBERED_CREDENTIALS + 1):
+            remember_principal(f"token-{n}", principal)
+        assert remembered_principal("token-0") is None
+        assert remembered_principal("token-1") is principal
+        assert remembered_principal(f"token-{REMEMBERED_CREDENTIALS}") is principal
+        forget_credentials()
+        assert remembered_principal("token-1") is None
+    finally:
+        forget_credentials()

@@ -11,7 +11,9 @@ import pytest
 from .servers import ROOT, uvicorn_server
 
 INITIALIZE = {
-    "jsonrpc": "2.0", "id": 1, "method": "initialize",
+    "jsonrpc": "2.0",
+    "id": 1,
+    "method": "initialize",
     "params": {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}},
 }
 
@@ -21,7 +23,11 @@ def test_importable_before_django_is_set_up():
     env = {key: value for key, value in os.environ.items() if key != "DJANGO_SETTINGS_MODULE"}
     completed = subprocess.run(
         [sys.executable, "-c", "from mcp_bridge.asgi import McpAsgiApp, get_asgi_application"],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=60,
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert completed.returncode == 0, completed.stderr
 
@@ -32,13 +38,20 @@ def test_database_failure_while_authenticating_is_503_with_retry_after(django_db
     broken = {"DATABASE_URL": "", "SQLITE_PATH": str(tmp_path / "missing" / "db.sqlite3")}
     token = "mcpb_0123456789ab_" + "x" * 43  # well formed, so the server must look it up
     with uvicorn_server(extra_env=broken) as url:
-        response = httpx2.post(f"{url}/mcp", json=INITIALIZE, timeout=30, headers={
-            "Authorization": f"Bearer {token}", "Accept": "application/json, text/event-stream",
-        })
+        response = httpx2.post(
+            f"{url}/mcp",
+            json=INITIALIZE,
+            timeout=30,
+            headers={
+                "Authorization": f"Bearer {token}",
+                "Accept": "application/json, text/event-stream",
+            },
+        )
     assert response.status_code == 503
     assert response.headers["retry-after"] == "2"
     assert response.json() == {
-        "error": "temporarily_unavailable", "error_description": "The server is busy; retry in a few seconds.",
+        "error": "temporarily_unavailable",
+        "error_description": "The server is busy; retry in a few seconds.",
     }
     log = (ROOT / "var" / f"uvicorn-{urlsplit(url).port}.log").read_text()
     assert "Could not check an MCP bearer token: a backing service failed" in log

@@ -6,8 +6,7 @@ rolled back.
 """
 
 import pytest
-from mcp import Client
-from mcp import types
+from mcp import Client, types
 from mcp.shared.exceptions import MCPError
 
 from customers.models import SupportTicket
@@ -22,23 +21,35 @@ pytestmark = pytest.mark.anyio
 def asking_server():
     site = McpSite(name="asking")
 
-    @site.tool(description="Ask the user for a subject, then open a support ticket with it. Returns the ticket id.",
-               context=True, destructive=False, input_schema={
-                   "type": "object", "properties": {"customer_id": {"type": "integer"}},
-                   "required": ["customer_id"], "additionalProperties": False})
+    @site.tool(
+        description="Ask the user for a subject, then open a support ticket with it. Returns the ticket id.",
+        context=True,
+        destructive=False,
+        input_schema={
+            "type": "object",
+            "properties": {"customer_id": {"type": "integer"}},
+            "required": ["customer_id"],
+            "additionalProperties": False,
+        },
+    )
     def open_ticket(request, data, call):
         # A write before the question: on 2026-07-28 this first attempt must be rolled back.
         ticket = SupportTicket.objects.create(customer_id=data["customer_id"], subject="(pending)", body="")
-        answer = call.elicit("What is the problem?", {
-            "type": "object", "properties": {"subject": {"type": "string"}}, "required": ["subject"]})
+        answer = call.elicit(
+            "What is the problem?",
+            {"type": "object", "properties": {"subject": {"type": "string"}}, "required": ["subject"]},
+        )
         if answer.action != "accept":
             return {"ticket_id": None}
         ticket.subject = answer.content["subject"]
         ticket.save()
         return {"ticket_id": ticket.pk, "protocol": call.protocol_version}
 
-    @site.tool(description="Ask the client's model for a slogan and return it. Needs the sampling capability.",
-               context=True, read_only=True)
+    @site.tool(
+        description="Ask the client's model for a slogan and return it. Needs the sampling capability.",
+        context=True,
+        read_only=True,
+    )
     def slogan(request, data, call):
         return {"slogan": call.sample("A slogan for Acme", max_tokens=20).content.text}
 
@@ -77,7 +88,7 @@ async def test_first_round_returns_input_required_on_2026(demo, asking_server):
     finally:
         current_principal.reset(token)
     assert isinstance(raw, types.InputRequiredResult)
-    (key, request), = raw.input_requests.items()
+    ((key, request),) = raw.input_requests.items()
     assert request.method == "elicitation/create" and request.params.message == "What is the problem?"
 
 

@@ -11,6 +11,7 @@ import logging
 import pytest
 from django.contrib import admin
 from django.contrib.auth import get_user_model
+from django.contrib.auth.backends import BaseBackend, ModelBackend
 from django.contrib.auth.models import Group
 from django.core import checks
 from rest_framework import serializers
@@ -18,9 +19,11 @@ from rest_framework import serializers
 import mcp_bridge
 from customers.models import Customer, Order, SupportTicket
 from mcp_bridge import McpAdminMixin
+from mcp_bridge.backends import McpModelBackend
 from mcp_bridge.checks import (
     as_check_message,
     check_annotations,
+    check_authentication_backends,
     check_cache,
     check_model_admin,
     check_settings,
@@ -67,6 +70,7 @@ def test_demo_is_clean():
     assert check_annotations() == []
     assert check_settings() == []
     assert check_cache() == []
+    assert check_authentication_backends() == []
 
 
 # -- E0xx: ModelAdmin options and settings ---------------------------------------------------------
@@ -228,6 +232,82 @@ def test_related_resource_whose_model_has_no_search(other_site):
             obj=admin_class, id="mcp_bridge.E010",
         ),
     ]
+
+
+def test_schema_hook_that_takes_a_request():
+    def get_mcp_fields(self, request):
+        return ("id", "name")
+
+    model_admin = admin_for(get_mcp_fields=get_mcp_fields)
+    assert check_model_admin(model_admin) == [
+        checks.Error(
+            "BrokenAdmin.get_mcp_fields() takes 'request', but it is called once at start-up, without a request: the "
+            "tool schemas it shapes are the same for every caller.",
+            hint="Remove the parameter from get_mcp_fields(); narrow what a caller sees or may do per request in "
+            "get_mcp_queryset(request) or the has_*_permission(request) methods.",
+            obj=type(model_admin), id="mcp_bridge.E011",
+        ),
+    ]
+
+
+def test_schema_hook_with_an_optional_request_and_a_cooperative_override():
+    def get_mcp_write_fields(self, request=None):
+        return ()
+
+    def get_mcp_operations(self, *args, **kwargs):  # passes whatever it gets on to the default: nothing
+        return super(type(self), self).get_mcp_operations(*args, **kwargs)
+
+    model_admin = admin_for(get_mcp_write_fields=get_mcp_write_fields, get_mcp_operations=get_mcp_operations)
+    assert [(message.id, message.msg.split(" takes")[0]) for message in check_model_admin(model_admin)] == [
+        ("mcp_bridge.E011", "BrokenAdmin.get_mcp_write_fields()"),
+    ]
+
+
+def test_schema_hook_that_takes_a_request_stops_the_registry_build(other_site):
+    def get_mcp_operations(self, request):
+        return ("search",)
+
+    admin_class = other_orders_admin(get_mcp_operations=get_mcp_operations)
+    other_site.register(Order, admin_class)
+    assert [(message.id, message.obj) for message in check_annotations()] == [("mcp_bridge.E011", admin_class)]
+
+
+class EmailBackend(ModelBackend):
+    """A project's own ModelBackend subclass (logs in by email, say)."""
+
+
+class McpEmailBackend(McpModelBackend, EmailBackend):
+    """The same, fixed as W012's hint says."""
+
+
+class TokenBackend(BaseBackend):
+    """A backend that has nothing to do with Django's permission tables."""
+
+
+@pytest.mark.parametrize("backends, expected", [
+    (["django.contrib.auth.backends.ModelBackend"], [checks.Warning(
+        "AUTHENTICATION_BACKENDS has 'django.contrib.auth.backends.ModelBackend' but no "
+        "mcp_bridge.backends.McpModelBackend, so every MCP call loads the caller's permissions from the database "
+        "again instead of using the set mcp_bridge has already loaded.",
+        hint="Use 'mcp_bridge.backends.McpModelBackend' in place of 'django.contrib.auth.backends.ModelBackend': it "
+        "is a ModelBackend, so logins and the admin work as before.",
+        id="mcp_bridge.W012",
+    )]),
+    (["tests.test_checks.TokenBackend", "tests.test_checks.EmailBackend"], [checks.Warning(
+        "AUTHENTICATION_BACKENDS has 'tests.test_checks.EmailBackend' but no mcp_bridge.backends.McpModelBackend, so "
+        "every MCP call loads the caller's permissions from the database again instead of using the set mcp_bridge "
+        "has already loaded.",
+        hint="Make mcp_bridge.backends.McpModelBackend the first base class of 'tests.test_checks.EmailBackend' (or, "
+        "for a class you cannot edit, list a subclass of both in its place).",
+        id="mcp_bridge.W012",
+    )]),
+    (["mcp_bridge.backends.McpModelBackend"], []),
+    (["django.contrib.auth.backends.ModelBackend", "tests.test_checks.McpEmailBackend"], []),
+    (["tests.test_checks.TokenBackend"], []),  # no Django permissions at all: nothing to load
+])
+def test_model_backend_without_mcp_model_backend(settings, backends, expected):
+    settings.AUTHENTICATION_BACKENDS = backends
+    assert check_authentication_backends() == expected
 
 
 # -- E1xx: tools, prompts and resources ------------------------------------------------------------

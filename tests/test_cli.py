@@ -34,7 +34,10 @@ def _http_block(text):
 def test_config_prints_the_port_the_server_uses(monkeypatch):
     monkeypatch.setenv("PORT", "9123")  # as `make demo PORT=9123` exports it
     assert _http_block(_run("mcp_config", "--user", "support_agent"))["url"] == "http://127.0.0.1:9123/mcp"
-    assert _http_block(_run("mcp_config", "--user", "support_agent", "--url", "https://mcp.example"))["url"] == "https://mcp.example/mcp"
+    assert (
+        _http_block(_run("mcp_config", "--user", "support_agent", "--url", "https://mcp.example"))["url"]
+        == "https://mcp.example/mcp"
+    )
     monkeypatch.delenv("PORT")
     assert _http_block(_run("mcp_config", "--user", "support_agent"))["url"] == "http://127.0.0.1:8000/mcp"
     for bad in ("http", "0", "70000", "٩٠٠٠"):
@@ -48,13 +51,22 @@ def test_config_prints_the_port_the_server_uses(monkeypatch):
 async def test_make_demo_on_another_port_works_end_to_end(tmp_path):
     """`make demo PORT=N` on a fresh VAR_DIR: migrate, seed, a key, the printed configuration, a served call."""
     port = free_port()
-    env = {key: value for key, value in os.environ.items()
-           if key not in {"DATABASE_URL", "REDIS_URL", "SQLITE_PATH", "DJANGO_SETTINGS_MODULE", "PORT", "MAKEFLAGS"}}
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if key not in {"DATABASE_URL", "REDIS_URL", "SQLITE_PATH", "DJANGO_SETTINGS_MODULE", "PORT", "MAKEFLAGS"}
+    }
     env["VAR_DIR"] = str(tmp_path)
     log = open(tmp_path / "make-demo.log", "w+")
     # -o: the virtualenv is taken as installed (tests never install software).
-    make = subprocess.Popen(["make", "--no-print-directory", "-o", ".venv/.installed", "demo", f"PORT={port}"],
-                            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    make = subprocess.Popen(
+        ["make", "--no-print-directory", "-o", ".venv/.installed", "demo", f"PORT={port}"],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     try:
         deadline = time.monotonic() + 240
         while True:
@@ -69,7 +81,7 @@ async def test_make_demo_on_another_port_works_end_to_end(tmp_path):
                 time.sleep(0.5)
         log.seek(0)
         printed = log.read()
-        http = _http_block(printed[printed.index("HTTP client configuration:"):].split("\n}\n", 1)[0] + "\n}\n")
+        http = _http_block(printed[printed.index("HTTP client configuration:") :].split("\n}\n", 1)[0] + "\n}\n")
         assert http["url"] == f"http://127.0.0.1:{port}/mcp"
         assert f"MCP endpoint: http://127.0.0.1:{port}/mcp" in printed
 
@@ -94,9 +106,19 @@ async def test_make_demo_on_another_port_works_end_to_end(tmp_path):
 
 def test_manifest_output_dash_prints_the_manifest(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    printed = _run("mcp_manifest", "--name", "io.github.acme/support", "--url", "https://support.acme.com", "--output", "-")
+    printed = _run(
+        "mcp_manifest", "--name", "io.github.acme/support", "--url", "https://support.acme.com", "--output", "-"
+    )
     written = tmp_path / "server.json"
-    _run("mcp_manifest", "--name", "io.github.acme/support", "--url", "https://support.acme.com", "--output", str(written))
+    _run(
+        "mcp_manifest",
+        "--name",
+        "io.github.acme/support",
+        "--url",
+        "https://support.acme.com",
+        "--output",
+        str(written),
+    )
     assert json.loads(printed) == json.loads(written.read_text())
     assert printed == written.read_text()
     assert not (tmp_path / "-").exists()
@@ -123,13 +145,17 @@ def test_apikey_create_explains_before_the_key_and_prints_only_the_key(django_us
     command = [sys.executable, "-c", BUFFERED_STDERR, "mcp_apikey", "create", "--user", "scripted"]
     env = servers.test_database_env()
 
-    combined = subprocess.run(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, check=True)
+    combined = subprocess.run(
+        command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, check=True
+    )
     explanation, key = combined.stdout.splitlines()
     assert explanation.startswith("Issued API key ") and explanation.endswith("it is not shown again:")
     assert key.startswith("mcpb_") and key.split("_")[1] in explanation
 
     separate = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, check=True)
-    assert separate.stdout.startswith("mcpb_") and separate.stdout.strip().count("\n") == 0  # KEY=$(...) gets the key alone
+    assert (
+        separate.stdout.startswith("mcpb_") and separate.stdout.strip().count("\n") == 0
+    )  # KEY=$(...) gets the key alone
     assert "Issued API key" in separate.stderr
 
 
@@ -141,13 +167,29 @@ def test_migrating_one_app_first_on_a_new_database_works(tmp_path):
     env = {**os.environ, "SQLITE_PATH": str(tmp_path / "new.sqlite3"), "VAR_DIR": str(tmp_path / "var")}
     env.pop("DATABASE_URL", None)
     for args in (["migrate", "auth"], ["migrate"]):
-        completed = subprocess.run([sys.executable, "manage.py", *args, "--verbosity", "0"], cwd=ROOT, env=env,
-                                   capture_output=True, text=True, timeout=120)
+        completed = subprocess.run(
+            [sys.executable, "manage.py", *args, "--verbosity", "0"],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         assert completed.returncode == 0, completed.stderr
     count = subprocess.run(
-        [sys.executable, "manage.py", "shell", "--no-imports", "-c",
-         "from django.contrib.auth.models import Permission; "
-         "print(Permission.objects.filter(codename='call_search_customers').count())"],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
+        [
+            sys.executable,
+            "manage.py",
+            "shell",
+            "--no-imports",
+            "-c",
+            "from django.contrib.auth.models import Permission; "
+            "print(Permission.objects.filter(codename='call_search_customers').count())",
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert count.stdout.strip().splitlines()[-1] == "1", count.stderr

@@ -1,5 +1,6 @@
 """Deployment shapes: health endpoints, two processes without sticky sessions, AWS Lambda."""
 
+import asyncio
 import json
 
 import httpx2
@@ -92,8 +93,17 @@ def _api_gateway_event(body, key, method_header):
     }
 
 
-def test_lambda_handler_serves_a_real_mcp_request(api_keys, settings, monkeypatch):
-    settings.MCP_BRIDGE = {**settings.MCP_BRIDGE, "STATELESS_HTTP": True, "JSON_RESPONSE": True}
+@pytest.fixture
+def lambda_event_loop():
+    """Close the event loop Mangum sets for the thread (and never closes) once the test is done."""
+    yield
+    asyncio.get_event_loop_policy().get_event_loop().close()
+    asyncio.set_event_loop(None)
+
+
+def test_lambda_handler_serves_a_real_mcp_request(api_keys, settings, monkeypatch, lambda_event_loop):
+    # Not FREEZE_GC_AT_STARTUP: a frozen test process would keep every object later tests leave behind.
+    settings.MCP_BRIDGE = {**settings.MCP_BRIDGE, "STATELESS_HTTP": True, "JSON_RESPONSE": True, "FREEZE_GC_AT_STARTUP": False}
     # The handler module sets these in os.environ; set here, they are removed again after the test, so
     # servers that later tests start do not inherit Lambda's JSON mode.
     monkeypatch.setenv("MCP_STATELESS_HTTP", "1")

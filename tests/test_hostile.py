@@ -20,7 +20,8 @@ from customers.models import Customer
 from mcp_bridge.authentication import local_principal
 from mcp_bridge.database import StatementTimeout, statement_budget
 from mcp_bridge.pagination import search_digest
-from mcp_bridge.server import SERVER_BUSY, current_principal, get_server
+from mcp_bridge.results import SERVER_BUSY
+from mcp_bridge.server import current_principal, get_server
 from mcp_bridge.sites import McpSite, site
 
 from .conftest import mcp_client

@@ -23,6 +23,9 @@ from mcp.types import INVALID_PARAMS, ResourceTemplateReference
 
 from customers.models import Customer, Order, SupportTicket
 from mcp_bridge.models import ApiKey
+from mcp_bridge.results import resource_not_found_code
+
+from .test_stdio import SUPPORT_AGENT_TOOLS
 
 pytestmark = [pytest.mark.anyio, pytest.mark.subprocess]
 
@@ -30,11 +33,11 @@ MODERN = "2026-07-28"
 HANDSHAKE = "2025-11-25"
 ERA_OF_MODE = {"auto": MODERN, "legacy": HANDSHAKE}
 ACCEPT = "application/json, text/event-stream"
-from mcp_bridge.server import resource_not_found_code  # noqa: E402
-
-SUPPORT_AGENT_TOOLS = {
-    "search_customers", "get_customer", "search_orders", "get_order",
-    "search_support_tickets", "get_support_ticket", "update_ticket_status", "issue_refund",
+INITIALIZE = {
+    "jsonrpc": "2.0",
+    "id": 1,
+    "method": "initialize",
+    "params": {"protocolVersion": HANDSHAKE, "capabilities": {}, "clientInfo": {"name": "test", "version": "1"}},
 }
 
 
@@ -61,7 +64,12 @@ def modern_request(method, params=None, request_id=1):
 
 
 def modern_headers(key=None, method="tools/list", **extra):
-    headers = {"MCP-Protocol-Version": MODERN, "Mcp-Method": method, "Accept": ACCEPT, "Content-Type": "application/json"}
+    headers = {
+        "MCP-Protocol-Version": MODERN,
+        "Mcp-Method": method,
+        "Accept": ACCEPT,
+        "Content-Type": "application/json",
+    }
     if key is not None:
         headers["Authorization"] = f"Bearer {key}"
     headers.update(extra)
@@ -106,7 +114,9 @@ def assert_unauthorized(response, error=None):
 async def raw_tools_list(base_url, key, path="/mcp", **extra_headers):
     async with httpx2.AsyncClient(follow_redirects=False) as http:
         return await http.post(
-            f"{base_url}{path}", json=modern_request("tools/list"), headers=modern_headers(key, "tools/list", **extra_headers)
+            f"{base_url}{path}",
+            json=modern_request("tools/list"),
+            headers=modern_headers(key, "tools/list", **extra_headers),
         )
 
 
@@ -156,7 +166,10 @@ def stateless_json_url(django_db_setup, django_db_blocker):
     """A second uvicorn with MCP_STATELESS_HTTP=1 and MCP_JSON_RESPONSE=1, on the test database."""
     from .servers import uvicorn_server
 
-    with django_db_blocker.unblock(), uvicorn_server(extra_env={"MCP_STATELESS_HTTP": "1", "MCP_JSON_RESPONSE": "1"}) as url:
+    with (
+        django_db_blocker.unblock(),
+        uvicorn_server(extra_env={"MCP_STATELESS_HTTP": "1", "MCP_JSON_RESPONSE": "1"}) as url,
+    ):
         yield url
 
 
@@ -206,12 +219,17 @@ async def test_internal_customer_is_not_found_for_non_superusers(api_keys, live_
         assert not found.is_error and found.structured_content["items"] == []
         ref = ResourceTemplateReference(type="ref/resource", uri="customers://customer/{id}")
         assert (await client.complete(ref, {"name": "id", "value": internal.email})).completion.values == []
-        assert str(internal.pk) not in (await client.complete(ref, {"name": "id", "value": str(internal.pk)})).completion.values
+        assert (
+            str(internal.pk)
+            not in (await client.complete(ref, {"name": "id", "value": str(internal.pk)})).completion.values
+        )
     async with http_client(live_server_url, api_keys["admin"], mode) as client:
         read = await client.read_resource(f"customers://customer/{internal.pk}")
         assert json.loads(read.contents[0].text)["email"] == internal.email
         ref = ResourceTemplateReference(type="ref/resource", uri="customers://customer/{id}")
-        assert (await client.complete(ref, {"name": "id", "value": internal.email})).completion.values == [str(internal.pk)]
+        assert (await client.complete(ref, {"name": "id", "value": internal.email})).completion.values == [
+            str(internal.pk)
+        ]
 
 
 @pytest.mark.parametrize("mode", ["auto", "legacy"])
@@ -221,16 +239,23 @@ async def test_write_tools_over_http(api_keys, live_server_url, mode):
     The server process outlives each test's database flush, so this also checks that nothing it
     caches across requests (e.g. content type ids used for admin log entries) goes stale.
     """
-    ticket, order = await orm(lambda: (
-        SupportTicket.objects.filter(customer__is_internal=False, status="open").order_by("pk").first(),
-        Order.objects.filter(customer__is_internal=False, status__in=["paid", "shipped"], refunded_total=0)
-        .order_by("pk").first(),
-    ))()
+    ticket, order = await orm(
+        lambda: (
+            SupportTicket.objects.filter(customer__is_internal=False, status="open").order_by("pk").first(),
+            Order.objects.filter(customer__is_internal=False, status__in=["paid", "shipped"], refunded_total=0)
+            .order_by("pk")
+            .first(),
+        )
+    )()
     async with http_client(live_server_url, api_keys["support_agent"], mode) as client:
-        changed = await client.call_tool("update_ticket_status", {"ticket_id": ticket.pk, "status": "pending", "note": "over HTTP"})
+        changed = await client.call_tool(
+            "update_ticket_status", {"ticket_id": ticket.pk, "status": "pending", "note": "over HTTP"}
+        )
         assert not changed.is_error, changed.content[0].text
         assert changed.structured_content == {"ticket_id": ticket.pk, "previous_status": "open", "status": "pending"}
-        refunded = await client.call_tool("issue_refund", {"order_id": order.pk, "amount": "1.00", "reason": "goodwill"})
+        refunded = await client.call_tool(
+            "issue_refund", {"order_id": order.pk, "amount": "1.00", "reason": "goodwill"}
+        )
         assert not refunded.is_error, refunded.content[0].text
         assert refunded.structured_content["order_id"] == order.pk
 
@@ -241,7 +266,9 @@ async def test_write_tools_over_http(api_keys, live_server_url, mode):
         return (
             SupportTicket.objects.get(pk=ticket.pk),
             Order.objects.get(pk=order.pk).refunded_total,
-            set(LogEntry.objects.filter(user__username="support_agent").values_list("object_id", "content_type__model")),
+            set(
+                LogEntry.objects.filter(user__username="support_agent").values_list("object_id", "content_type__model")
+            ),
         )
 
     saved_ticket, refunded_total, log = await stored()
@@ -281,7 +308,8 @@ async def test_missing_authorization_is_401(demo, live_server_url):
 async def test_non_bearer_authorization_is_401(demo, live_server_url, authorization):
     async with httpx2.AsyncClient() as http:
         response = await http.post(
-            f"{live_server_url}/mcp", json=modern_request("tools/list"),
+            f"{live_server_url}/mcp",
+            json=modern_request("tools/list"),
             headers={**modern_headers(), "Authorization": authorization},
         )
     assert_unauthorized(response)
@@ -346,7 +374,9 @@ async def test_key_revoked_after_use_is_refused_on_next_call(demo, live_server_u
     """The server remembers a verified key for 30 s, but each call re-checks it in its own DB work."""
     _, key = await issue_key(demo["support_agent"])
     ticket = await orm(
-        lambda: SupportTicket.objects.filter(customer__is_internal=False).exclude(status="closed").order_by("pk").first()
+        lambda: (
+            SupportTicket.objects.filter(customer__is_internal=False).exclude(status="closed").order_by("pk").first()
+        )
     )()
     statuses = []
 
@@ -368,7 +398,10 @@ async def test_key_revoked_after_use_is_refused_on_next_call(demo, live_server_u
     kind, value = write
     assert kind == "error", f"served after {how}: {value!r}"
     # Either the transport refused the key (401) or the call's own DB work did (a JSON-RPC error).
-    assert 401 in write_statuses or "revoked or expired, or its user is inactive" in value.message, (write_statuses, value)
+    assert 401 in write_statuses or "revoked or expired, or its user is inactive" in value.message, (
+        write_statuses,
+        value,
+    )
     assert read[0] == "error", f"served after {how}: {read[1]!r}"
     assert (await orm(SupportTicket.objects.get)(pk=ticket.pk)).status == ticket.status  # nothing was changed
     # and a fresh request with the same key gets no answer either
@@ -418,15 +451,18 @@ async def test_session_is_bound_to_the_key_that_opened_it(api_keys, live_server_
     url = f"{live_server_url}/mcp"
     agent, analyst = api_keys["support_agent"], api_keys["analyst"]
     async with httpx2.AsyncClient(follow_redirects=False) as http:
-        opened = await http.post(url, headers=legacy_headers(agent), json={
-            "jsonrpc": "2.0", "id": 1, "method": "initialize",
-            "params": {"protocolVersion": HANDSHAKE, "capabilities": {}, "clientInfo": {"name": "test", "version": "1"}},
-        })
+        opened = await http.post(
+            url,
+            headers=legacy_headers(agent),
+            json=INITIALIZE,
+        )
         assert opened.status_code == 200, opened.text
         assert rpc_result(opened)["protocolVersion"] == HANDSHAKE
         session_id = opened.headers["mcp-session-id"]
         initialized = await http.post(
-            url, headers=legacy_headers(agent, session_id), json={"jsonrpc": "2.0", "method": "notifications/initialized"}
+            url,
+            headers=legacy_headers(agent, session_id),
+            json={"jsonrpc": "2.0", "method": "notifications/initialized"},
         )
         assert initialized.status_code == 202
 
@@ -452,10 +488,11 @@ async def test_session_is_bound_to_the_key_not_just_the_user(demo, api_keys, liv
     _, second_key = await issue_key(demo["support_agent"])
     url = f"{live_server_url}/mcp"
     async with httpx2.AsyncClient() as http:
-        opened = await http.post(url, headers=legacy_headers(api_keys["support_agent"]), json={
-            "jsonrpc": "2.0", "id": 1, "method": "initialize",
-            "params": {"protocolVersion": HANDSHAKE, "capabilities": {}, "clientInfo": {"name": "test", "version": "1"}},
-        })
+        opened = await http.post(
+            url,
+            headers=legacy_headers(api_keys["support_agent"]),
+            json=INITIALIZE,
+        )
         session_id = opened.headers["mcp-session-id"]
         other = await http.post(
             url, headers=legacy_headers(second_key, session_id), json={"jsonrpc": "2.0", "id": 2, "method": "ping"}
@@ -481,10 +518,11 @@ async def test_stateless_json_server(api_keys, stateless_json_url, mode):
 
 async def test_stateless_json_server_answers_handshake_with_json_and_no_session(api_keys, stateless_json_url):
     async with httpx2.AsyncClient() as http:
-        response = await http.post(f"{stateless_json_url}/mcp", headers=legacy_headers(api_keys["analyst"]), json={
-            "jsonrpc": "2.0", "id": 1, "method": "initialize",
-            "params": {"protocolVersion": HANDSHAKE, "capabilities": {}, "clientInfo": {"name": "test", "version": "1"}},
-        })
+        response = await http.post(
+            f"{stateless_json_url}/mcp",
+            headers=legacy_headers(api_keys["analyst"]),
+            json=INITIALIZE,
+        )
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("application/json")
     assert "mcp-session-id" not in response.headers
@@ -520,8 +558,16 @@ async def test_superuser_sees_all_tools_over_http(api_keys, live_server_url):
     async with http_client(live_server_url, api_keys["admin"]) as client:
         tools = {tool.name for tool in (await client.list_tools()).tools}
     assert SUPPORT_AGENT_TOOLS <= tools
-    assert {"create_customer", "update_customer", "delete_customer", "create_support_ticket",
-            "update_support_ticket", "mark_resolved_support_tickets", "search_refunds", "get_refund"} <= tools
+    assert {
+        "create_customer",
+        "update_customer",
+        "delete_customer",
+        "create_support_ticket",
+        "update_support_ticket",
+        "mark_resolved_support_tickets",
+        "search_refunds",
+        "get_refund",
+    } <= tools
 
 
 # -- Django beside MCP -----------------------------------------------------------------------------

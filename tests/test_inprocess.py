@@ -25,7 +25,7 @@ async def test_search_then_get(demo, mode):
         got = await client.call_tool("get_customer", {"id": items[0]["id"]})
         assert got.structured_content["email"] == items[0]["email"]
         assert got.structured_content["phone"].endswith("***")  # redacted field
-        assert '"id": %d' % items[0]["id"] in got.content[0].text  # JSON text mirrors structured content
+        assert f'"id": {items[0]["id"]}' in got.content[0].text  # JSON text mirrors structured content
 
 
 async def test_each_call_is_one_django_request_on_a_worker_thread(demo, mode):
@@ -65,7 +65,7 @@ async def test_resources_prompts_and_completion(demo, mode):
         read = await client.read_resource(f"customers://customer/{customer.pk}")
         assert f'"email": "{customer.email}"' in read.contents[0].text
         orders = await client.read_resource(f"customers://customer/{customer.pk}/orders")
-        assert orders.contents[0].text.count('"customer": %d' % customer.pk) == 3
+        assert orders.contents[0].text.count(f'"customer": {customer.pk}') == 3
         prompt = await client.get_prompt("customer_health_review", {"customer_id": str(customer.pk)})
         assert f"get_customer with id {customer.pk}" in prompt.messages[0].content.text
         ref = ResourceTemplateReference(type="ref/resource", uri="customers://customer/{id}")

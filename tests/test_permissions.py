@@ -20,7 +20,7 @@ from mcp.shared.exceptions import MCPError
 from mcp.types import INVALID_PARAMS, INVALID_REQUEST, ResourceTemplateReference
 
 from customers.models import Customer, Order, Refund, SupportTicket
-from mcp_bridge.server import RESOURCE_NOT_FOUND, resource_not_found_code
+from mcp_bridge.results import RESOURCE_NOT_FOUND, resource_not_found_code
 from mcp_bridge.sites import site
 
 from .conftest import ROLES, mcp_client

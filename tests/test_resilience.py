@@ -22,7 +22,8 @@ from bench.resilience import call_concurrently
 from mcp_bridge.authentication import local_principal
 from mcp_bridge.capacity import check_pool_sizes, database_pool_sizes, max_concurrent_requests
 from mcp_bridge.models import ApiKey
-from mcp_bridge.server import SERVER_BUSY, current_principal, get_server
+from mcp_bridge.results import SERVER_BUSY
+from mcp_bridge.server import current_principal, get_server
 from mcp_bridge.sites import McpSite
 
 from .conftest import mcp_client
@@ -158,7 +159,7 @@ def test_database_pool_smaller_than_the_setting_is_reported(settings):
 # -- 200 concurrent callers over HTTP while the cache is saturated and the database connections die --
 
 CALLERS = 200
-CALLS_EACH = 4  # 800 calls: under the demo's CALL_RATE of 1200/min for the one key
+CALLS_EACH = 4  # 800 calls: under the demo's credential rate, 1200/min, for the one key
 #: No call may take longer: the database budget (10 s) plus the pool's wait (3 s) plus slack.
 CALL_BUDGET_SECONDS = 20
 

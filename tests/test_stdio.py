@@ -20,8 +20,14 @@ ERA_OF_MODE = {"auto": MODERN, "legacy": HANDSHAKE}
 RUNMCP = [sys.executable, "manage.py", "runmcp"]
 
 SUPPORT_AGENT_TOOLS = {
-    "search_customers", "get_customer", "search_orders", "get_order",
-    "search_support_tickets", "get_support_ticket", "update_ticket_status", "issue_refund",
+    "search_customers",
+    "get_customer",
+    "search_orders",
+    "get_order",
+    "search_support_tickets",
+    "get_support_ticket",
+    "update_ticket_status",
+    "issue_refund",
 }
 
 
@@ -83,8 +89,11 @@ class RawStdioServer:
     def __init__(self, username, **extra_env):
         self.process = subprocess.Popen(
             [*RUNMCP, "--user", username],
-            cwd=ROOT, env={**servers.test_database_env(), **extra_env},
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            cwd=ROOT,
+            env={**servers.test_database_env(), **extra_env},
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
         )
         self.stdout_lines = []  # every raw line (bytes) the server wrote to stdout
         self.messages = queue.Queue()
@@ -135,6 +144,8 @@ class RawStdioServer:
         finally:
             for thread in self._threads:
                 thread.join(timeout=5)
+            self.process.stdout.close()
+            self.process.stderr.close()
 
 
 def parse_jsonrpc_line(line):
@@ -159,10 +170,18 @@ def test_stdout_carries_only_protocol_messages_handshake_era(demo):
     # Verbose logging, so there is plenty that could leak onto stdout.
     server = RawStdioServer("support_agent", LOG_LEVEL="DEBUG")
     try:
-        server.send({
-            "jsonrpc": "2.0", "id": 1, "method": "initialize",
-            "params": {"protocolVersion": HANDSHAKE, "capabilities": {}, "clientInfo": {"name": "raw", "version": "1"}},
-        })
+        server.send(
+            {
+                "jsonrpc": "2.0",
+                "id": 1,
+                "method": "initialize",
+                "params": {
+                    "protocolVersion": HANDSHAKE,
+                    "capabilities": {},
+                    "clientInfo": {"name": "raw", "version": "1"},
+                },
+            }
+        )
         initialized = server.answer(1)
         assert initialized["result"]["protocolVersion"] == HANDSHAKE
         assert initialized["result"]["serverInfo"]["name"] == "mcp-bridge-demo"
@@ -171,12 +190,20 @@ def test_stdout_carries_only_protocol_messages_handshake_era(demo):
         server.send({"jsonrpc": "2.0", "id": 2, "method": "tools/list", "params": {}})
         assert {tool["name"] for tool in server.answer(2)["result"]["tools"]} == SUPPORT_AGENT_TOOLS
 
-        server.send({"jsonrpc": "2.0", "id": 3, "method": "tools/call",
-                     "params": {"name": "search_customers", "arguments": {"page_size": 2}}})
+        server.send(
+            {
+                "jsonrpc": "2.0",
+                "id": 3,
+                "method": "tools/call",
+                "params": {"name": "search_customers", "arguments": {"page_size": 2}},
+            }
+        )
         called = server.answer(3)["result"]
         assert not called.get("isError") and len(called["structuredContent"]["items"]) == 2
 
-        server.send({"jsonrpc": "2.0", "id": 4, "method": "tools/call", "params": {"name": "no_such_tool", "arguments": {}}})
+        server.send(
+            {"jsonrpc": "2.0", "id": 4, "method": "tools/call", "params": {"name": "no_such_tool", "arguments": {}}}
+        )
         assert server.answer(4)["error"]["message"] == "Unknown tool: no_such_tool"
     finally:
         exit_code = server.close()
@@ -200,8 +227,14 @@ def test_stdout_carries_only_protocol_messages_modern_era(demo):
         server.send({"jsonrpc": "2.0", "id": 2, "method": "tools/list", "params": envelope()})
         assert {tool["name"] for tool in server.answer(2)["result"]["tools"]} == SUPPORT_AGENT_TOOLS
 
-        server.send({"jsonrpc": "2.0", "id": 3, "method": "tools/call",
-                     "params": envelope({"name": "search_orders", "arguments": {"page_size": 2}})})
+        server.send(
+            {
+                "jsonrpc": "2.0",
+                "id": 3,
+                "method": "tools/call",
+                "params": envelope({"name": "search_orders", "arguments": {"page_size": 2}}),
+            }
+        )
         called = server.answer(3)["result"]
         assert not called.get("isError") and len(called["structuredContent"]["items"]) == 2
     finally:
@@ -217,8 +250,13 @@ def test_stdout_carries_only_protocol_messages_modern_era(demo):
 
 def run_to_exit(*args, timeout=60):
     return subprocess.run(
-        [*RUNMCP, *args], cwd=ROOT, env=servers.test_database_env(), stdin=subprocess.DEVNULL,
-        capture_output=True, text=True, timeout=timeout,
+        [*RUNMCP, *args],
+        cwd=ROOT,
+        env=servers.test_database_env(),
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
     )
 
 

@@ -22,10 +22,14 @@ def next_message(server, timeout=20):
 
 
 def initialize(server):
-    server.send({
-        "jsonrpc": "2.0", "id": 1, "method": "initialize",
-        "params": {"protocolVersion": HANDSHAKE, "capabilities": {}, "clientInfo": {"name": "raw", "version": "1"}},
-    })
+    server.send(
+        {
+            "jsonrpc": "2.0",
+            "id": 1,
+            "method": "initialize",
+            "params": {"protocolVersion": HANDSHAKE, "capabilities": {}, "clientInfo": {"name": "raw", "version": "1"}},
+        }
+    )
     assert server.answer(1)["result"]["protocolVersion"] == HANDSHAKE
     server.send({"jsonrpc": "2.0", "method": "notifications/initialized"})
 
@@ -68,26 +72,58 @@ def test_requests_with_lone_surrogates_are_answered(demo):
     try:
         initialize(server)
         # json.dumps writes "\ud800" as the escape sequence, exactly as a client would send it.
-        server.send({"jsonrpc": "2.0", "id": 3, "method": "tools/call",
-                     "params": {"name": "search_customers", "arguments": {"query": "ana\ud800"}}})
+        server.send(
+            {
+                "jsonrpc": "2.0",
+                "id": 3,
+                "method": "tools/call",
+                "params": {"name": "search_customers", "arguments": {"query": "ana\ud800"}},
+            }
+        )
         called = server.answer(3)["result"]
         assert called["isError"] and "'query' contains a lone UTF-16 surrogate (U+D800)" in called["content"][0]["text"]
 
-        server.send({"jsonrpc": "2.0", "id": 4, "method": "tools/call",
-                     "params": {"name": "search_customers", "arguments": {"\udc00": 1}}})
+        server.send(
+            {
+                "jsonrpc": "2.0",
+                "id": 4,
+                "method": "tools/call",
+                "params": {"name": "search_customers", "arguments": {"\udc00": 1}},
+            }
+        )
         called = server.answer(4)["result"]
-        assert called["isError"] and "an argument name contains a lone UTF-16 surrogate (U+DC00)" in called["content"][0]["text"]
+        assert (
+            called["isError"]
+            and "an argument name contains a lone UTF-16 surrogate (U+DC00)" in called["content"][0]["text"]
+        )
 
-        server.send({"jsonrpc": "2.0", "id": 5, "method": "completion/complete", "params": {
-            "ref": {"type": "ref/resource", "uri": "customers://customer/{id}"}, "argument": {"name": "id", "value": "\ud800"},
-        }})
+        server.send(
+            {
+                "jsonrpc": "2.0",
+                "id": 5,
+                "method": "completion/complete",
+                "params": {
+                    "ref": {"type": "ref/resource", "uri": "customers://customer/{id}"},
+                    "argument": {"name": "id", "value": "\ud800"},
+                },
+            }
+        )
         completed = server.answer(5)
         assert completed["error"]["code"] == -32602 and "lone UTF-16 surrogate" in completed["error"]["message"]
 
-        server.send({"jsonrpc": "2.0", "id": 6, "method": "resources/read", "params": {"uri": "customers://customer/\ud800"}})
+        server.send(
+            {"jsonrpc": "2.0", "id": 6, "method": "resources/read", "params": {"uri": "customers://customer/\ud800"}}
+        )
         assert server.answer(6)["error"]["code"] == -32602
 
-        server.send({"jsonrpc": "2.0", "id": 7, "method": "tools/call", "params": {"name": "search_customers", "arguments": {"page_size": 1}}})
+        server.send(
+            {
+                "jsonrpc": "2.0",
+                "id": 7,
+                "method": "tools/call",
+                "params": {"name": "search_customers", "arguments": {"page_size": 1}},
+            }
+        )
         assert len(server.answer(7)["result"]["structuredContent"]["items"]) == 1
     finally:
         exit_code = server.close()

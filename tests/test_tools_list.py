@@ -1,27 +1,37 @@
-"""2026-07-28 tools/list answered from kept bytes (mcp_bridge.tools_list), driven through the real ASGI app.
+"""2026-07-28 tools/list through the real ASGI app: always on the SDK's own path, with the tool list built once.
 
-The shortcut must be invisible: the same bytes as the SDK's answer, every request the SDK would
-judge differently still judged by the SDK, and every permission or credential change applied on
-the next listing.
+Every listing reaches the SDK (its checks and middleware) and runs its own Django unit of work
+(credential re-checked, permissions loaded, visibility decided); only the list of the SDK's Tool
+objects for a set of visible tools is built once and handed to the SDK again.
 """
 
 import contextlib
 import json
+import threading
 
 import anyio
 import httpx2
 import pytest
 from asgiref.sync import sync_to_async
 from django.contrib.auth.models import Group, Permission
+from django.core import signals
 from django.core.asgi import get_asgi_application
 
 from mcp_bridge.asgi import McpAsgiApp
 from mcp_bridge.models import ApiKey
+from mcp_bridge.server import get_server
+from mcp_bridge.sites import McpSite
 
 pytestmark = pytest.mark.anyio
 
 MODERN = "2026-07-28"
 META = {"io.modelcontextprotocol/protocolVersion": MODERN, "io.modelcontextprotocol/clientCapabilities": {}}
+
+
+@pytest.fixture(autouse=True)
+def _collector_left_alone(settings):
+    """The demo freezes start-up objects when serving starts; a test process must keep collecting its garbage."""
+    settings.MCP_BRIDGE = {**settings.MCP_BRIDGE, "FREEZE_GC_AT_STARTUP": False}
 
 
 class CountingApp:
@@ -35,32 +45,56 @@ class CountingApp:
         await self.app(scope, receive, send)
 
 
+class RecordingMiddleware:
+    """SDK server middleware that records the methods it sees pass."""
+
+    def __init__(self):
+        self.methods = []
+
+    async def __call__(self, ctx, call_next):
+        self.methods.append(ctx.method)
+        return await call_next(ctx)
+
+
 @contextlib.asynccontextmanager
 async def running_app():
     """The project's ASGI app with its lifespan started; `app.sdk.calls` counts requests the SDK saw."""
     app = McpAsgiApp(get_asgi_application())
-    to_app, from_app = anyio.create_memory_object_stream(4), anyio.create_memory_object_stream(4)
-    async with anyio.create_task_group() as group:
-        group.start_soon(app, {"type": "lifespan", "asgi": {"version": "3.0"}}, to_app[1].receive, from_app[0].send)
-        await to_app[0].send({"type": "lifespan.startup"})
-        assert (await from_app[1].receive())["type"] == "lifespan.startup.complete"
+    to_app, app_receives = anyio.create_memory_object_stream(4)
+    app_sends, from_app = anyio.create_memory_object_stream(4)
+    async with to_app, app_receives, app_sends, from_app, anyio.create_task_group() as group:
+        group.start_soon(app, {"type": "lifespan", "asgi": {"version": "3.0"}}, app_receives.receive, app_sends.send)
+        await to_app.send({"type": "lifespan.startup"})
+        assert (await from_app.receive())["type"] == "lifespan.startup.complete"
         app.sdk = app._mcp_app = CountingApp(app._mcp_app)
-        forget_kept_lists(app)  # the server object is process-wide: start without an earlier test's lists
         async with httpx2.AsyncClient(transport=httpx2.ASGITransport(app=app), base_url="http://127.0.0.1") as http:
             yield app, http
-        await to_app[0].send({"type": "lifespan.shutdown"})
-        await from_app[1].receive()
+        await to_app.send({"type": "lifespan.shutdown"})
+        await from_app.receive()
 
 
-def forget_kept_lists(app):
-    app.bridge._tools_list_results.clear()
-    app.bridge._tools_list_encoded.clear()
+@contextlib.contextmanager
+def recorded_units_of_work():
+    """Yield the list of threads Django's request_started was sent on (one per unit of work)."""
+    threads = []
+
+    def started(**kwargs):
+        threads.append(threading.get_ident())
+
+    signals.request_started.connect(started)
+    try:
+        yield threads
+    finally:
+        signals.request_started.disconnect(started)
 
 
 def headers_for(key, method="tools/list", **extra):
     headers = {
-        "Authorization": f"Bearer {key}", "Content-Type": "application/json", "Accept": "application/json, text/event-stream",
-        "MCP-Protocol-Version": MODERN, "Mcp-Method": method,
+        "Authorization": f"Bearer {key}",
+        "Content-Type": "application/json",
+        "Accept": "application/json, text/event-stream",
+        "MCP-Protocol-Version": MODERN,
+        "Mcp-Method": method,
     }
     headers.update(extra)
     return headers
@@ -79,69 +113,84 @@ def tool_names(response):
     return {tool["name"] for tool in response.json()["result"]["tools"]}
 
 
-async def test_repeated_listing_skips_the_sdk_and_sends_its_exact_bytes(api_keys):
+async def test_every_listing_runs_the_sdk_path_and_its_own_unit_of_work(api_keys):
     key = api_keys["support_agent"]
+    recorder = RecordingMiddleware()
     async with running_app() as (app, http):
-        await post(http, key, listing(1))
-        assert app.sdk.calls == 1
-        for request_id in (7, "req-ü-7", 2**40):
-            shortcut = await post(http, key, listing(request_id))
-            assert app.sdk.calls == 1, "a repeated listing was not answered before the SDK"
-            forget_kept_lists(app)  # the SDK answers the same request once more
-            from_sdk = await post(http, key, listing(request_id))
-            assert app.sdk.calls == 2
-            assert shortcut.status_code == from_sdk.status_code == 200
-            assert shortcut.content == from_sdk.content
-            assert shortcut.headers["content-type"] == from_sdk.headers["content-type"] == "application/json"
-            assert shortcut.headers["content-length"] == from_sdk.headers["content-length"]
-            assert shortcut.json()["id"] == request_id
-            app.sdk.calls = 1
+        await post(http, key, listing())  # the credential is checked (a unit of work of its own) and remembered
+        middleware = app.bridge.server.middleware
+        # Just outside the bridge's own tools/list middleware: what reaches it has passed the SDK's
+        # own (OpenTelemetry) and the bridge's others too.
+        middleware.insert(middleware.index(app.bridge.handlers.keep_tool_lists), recorder)
+        try:
+            with recorded_units_of_work() as units:
+                responses = [await post(http, key, listing(request_id)) for request_id in (1, "req-ü-2", 2**40)]
+        finally:
+            middleware.remove(recorder)
+    assert app.sdk.calls == 4
+    assert recorder.methods == ["tools/list"] * 3
+    assert len(units) == 3 and threading.get_ident() not in units
+    assert [response.json()["id"] for response in responses] == [1, "req-ü-2", 2**40]
+    results = [response.json()["result"] for response in responses]
+    assert results[0] == results[1] == results[2]
+    assert {tool["name"] for tool in results[0]["tools"]} >= {"search_customers", "issue_refund"}
 
 
-# Each case: (what differs from a plain repeated listing, request body, extra headers).
-SDK_CASES = {
-    "cursor": (listing(cursor="abc"), {}),
-    "body method differs from Mcp-Method": ({**listing(), "method": "tools/call", "params": {"name": "x", "_meta": META}}, {}),
-    "no _meta envelope": ({"jsonrpc": "2.0", "id": 1, "method": "tools/list", "params": {}}, {}),
-    "no params": ({"jsonrpc": "2.0", "id": 1, "method": "tools/list"}, {}),
+# Requests the SDK refuses before any handler runs: its checks apply to tools/list as to any method.
+SDK_REFUSES = {
+    "body method differs from Mcp-Method": (
+        {**listing(), "method": "tools/call", "params": {"name": "x", "_meta": META}},
+        {},
+    ),
     "envelope version differs from header": (
-        listing() | {"params": {"_meta": {**META, "io.modelcontextprotocol/protocolVersion": "2099-01-01"}}}, {}),
-    "unsupported version in both": (
         listing() | {"params": {"_meta": {**META, "io.modelcontextprotocol/protocolVersion": "2099-01-01"}}},
-        {"MCP-Protocol-Version": "2099-01-01"}),
-    "notification": ({"jsonrpc": "2.0", "method": "tools/list", "params": {"_meta": META}}, {}),
+        {},
+    ),
     "not JSON": (b"{tools/list", {}),
-    "a batch": ([listing()], {}),
     "wrong content type": (listing(), {"Content-Type": "text/plain"}),
     "cannot accept JSON": (listing(), {"Accept": "text/event-stream"}),
     "jsonrpc 1.0": (listing() | {"jsonrpc": "1.0"}, {}),
 }
 
 
-@pytest.mark.parametrize("case", SDK_CASES)
-async def test_requests_the_sdk_must_judge_reach_it_unchanged(api_keys, case):
-    body, extra = SDK_CASES[case]
+@pytest.mark.parametrize("case", SDK_REFUSES)
+async def test_the_sdk_judges_every_listing(api_keys, case):
+    body, extra = SDK_REFUSES[case]
     key = api_keys["support_agent"]
     async with running_app() as (app, http):
-        await post(http, key, listing())  # the bytes for this visible set are now kept
-        await post(http, key, listing())
-        assert app.sdk.calls == 1
-        armed = await post(http, key, body, **extra)
-        assert app.sdk.calls == 2, f"{case}: answered without the SDK"
-        forget_kept_lists(app)
-        unarmed = await post(http, key, body, **extra)
-        assert (armed.status_code, armed.content) == (unarmed.status_code, unarmed.content)
+        assert (await post(http, key, listing())).status_code == 200  # the list for this caller is built
+        refused = await post(http, key, body, **extra)
+    assert app.sdk.calls == 2
+    assert refused.status_code >= 400 or "error" in refused.json(), f"{case}: {refused.status_code} {refused.text}"
 
 
-async def test_duplicated_routing_header_reaches_the_sdk(api_keys):
-    key = api_keys["support_agent"]
-    raw = json.dumps(listing()).encode()
-    headers = [(name, value) for name, value in headers_for(key).items()] + [("Mcp-Method", "tools/list")]
-    async with running_app() as (app, http):
-        await post(http, key, listing())
-        response = await http.post("/mcp", content=raw, headers=headers)
-        assert app.sdk.calls == 2
-        assert response.status_code == 400 and "appears more than once" in response.json()["error"]["message"]
+async def test_callers_who_see_the_same_tools_share_one_list(demo):
+    handlers = get_server().handlers
+    names = frozenset({"get_customer", "search_customers"})
+    kept = handlers.tool_list(names)
+    assert [tool.name for tool in kept.tools] == ["search_customers", "get_customer"]  # the registry's order
+    assert handlers.tool_list(frozenset(names)) is kept
+    assert handlers.tool_list(names | {"get_order"}) is not kept
+
+
+async def test_a_rebuilt_registry_gets_a_new_list():
+    site = McpSite(name="rebuilt")
+
+    @site.tool(description="Say hello to the caller; returns a greeting.", read_only=True)
+    def hello(request, data):
+        return {"greeting": "hello"}
+
+    handlers = get_server(site).handlers
+    before = handlers.tool_list(frozenset({"hello"}))
+
+    @site.tool(description="Say goodbye to the caller; returns a farewell.", read_only=True)
+    def goodbye(request, data):
+        return {"farewell": "goodbye"}
+
+    after = handlers.tool_list(frozenset({"hello", "goodbye"}))
+    assert [tool.name for tool in before.tools] == ["hello"]
+    assert [tool.name for tool in after.tools] == ["hello", "goodbye"]
+    assert handlers.tool_list(frozenset({"hello"})) is not before  # built from the new registry
 
 
 async def test_permission_and_credential_changes_apply_to_the_next_listing(demo, api_keys):
@@ -152,12 +201,10 @@ async def test_permission_and_credential_changes_apply_to_the_next_listing(demo,
         for _ in range(2):
             assert "issue_refund" in tool_names(await post(http, key, listing()))
         await sync_to_async(support.permissions.remove)(grant)
-        for _ in range(2):  # the new visible set, once through the SDK, then from its kept bytes
+        for _ in range(2):
             assert "issue_refund" not in tool_names(await post(http, key, listing()))
-        assert app.sdk.calls == 2
         await sync_to_async(support.permissions.add)(grant)
         assert "issue_refund" in tool_names(await post(http, key, listing()))
-        assert app.sdk.calls == 2  # the first set's bytes are still right
 
         api_key = await ApiKey.objects.aget(prefix=ApiKey.parse_prefix(key))
         await sync_to_async(api_key.revoke)()

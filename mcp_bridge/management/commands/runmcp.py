@@ -10,7 +10,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 class Command(BaseCommand):
     help = "Serve MCP over stdio (for Claude Desktop, Cursor, ...), acting as the given user."
-    requires_system_checks = []  # checks may print; the registry is validated when it is built
+    requires_system_checks: list[str] = []  # checks may print; the registry is validated when it is built
 
     def add_arguments(self, parser):
         parser.add_argument("--user", required=True, help="Username whose permissions the client gets.")
@@ -21,7 +21,8 @@ class Command(BaseCommand):
             if getattr(handler, "stream", None) is sys.stdout:
                 handler.setStream(sys.stderr)
         from mcp_bridge.authentication import local_principal
-        from mcp_bridge.server import current_principal, freeze_startup_objects, get_server
+        from mcp_bridge.gc_freeze import freeze_startup_objects
+        from mcp_bridge.server import current_principal, get_server
         from mcp_bridge.stdio import stdio_server  # answers every line, unlike mcp.server.stdio
 
         try:
@@ -31,9 +32,9 @@ class Command(BaseCommand):
         if not account.is_active:
             raise CommandError(f"User {user!r} is inactive.")
         bridge = get_server()
-        bridge.site.registry  # build now, so annotation errors stop the command before serving
+        bridge.site.registry  # noqa: B018 - built now: annotation errors stop the command before it serves
         current_principal.set(local_principal(account))
-        freeze_startup_objects(collect=False)  # the first response is not delayed by a full collection
+        freeze_startup_objects(collect=False)  # if turned on; no full collection before the first answer
         sys.stderr.write(f"mcp_bridge: serving MCP over stdio as {user!r}\n")
 
         async def serve():
