@@ -16,10 +16,8 @@ $(VENV)/.installed: pyproject.toml requirements.txt requirements-dev.txt | $(BIN
 	touch $@
 
 # The same, with mcp_bridge's dependencies at the lowest versions pyproject.toml declares (.ci/lowest.py).
+# `make test-lowest` runs the suite there without the tests that start server processes (about 3 minutes).
 LOWEST := .venv-lowest
-# The fast, in-process part of the suite, run again there: unit tests, checks, the registry, MCP calls
-# through the SDK's client, the schemas clients validate against.
-LOWEST_TESTS := tests/unit tests/test_checks.py tests/test_registry.py tests/test_inprocess.py tests/test_client_schemas.py
 
 $(LOWEST)/.installed: pyproject.toml requirements.txt requirements-dev.txt .ci/lowest.py | $(VENV)/.installed
 	rm -rf $(LOWEST)
@@ -63,7 +61,7 @@ test: lint test-tools
 	$(MAKE) --no-print-directory test-lowest
 
 test-lowest: $(LOWEST)/.installed
-	$(LOWEST)/bin/python -m pytest -m "not subprocess" $(LOWEST_TESTS)
+	$(LOWEST)/bin/python -m pytest -m "not subprocess"
 
 # Benchmark against a plain Django view (PostgreSQL at 127.0.0.1:5432, wrk; see BENCHMARKS.md).
 bench: install wrk

@@ -37,14 +37,32 @@ def main():
     import httpx2
 
     with bench.server(database, **env) as server, httpx2.Client() as client:
-        sessions = [run.open_session(client, server, key) for _ in range(connections)] if variant == "mcp-2025-session" else []
+        sessions = (
+            [run.open_session(client, server, key) for _ in range(connections)] if variant == "mcp-2025-session" else []
+        )
         url, spec = run.spec_for(server, variant, operation, key, sessions=sessions, id_range=id_range)
         bench.wrk_run(url, spec, connections, 2)
         stem = out / f"profile-{operation}-{variant}"
         load = threading.Thread(target=lambda: print(bench.wrk_run(url, spec, connections, seconds + 2)))
         load.start()
-        subprocess.run([py_spy, "record", "-p", str(server.pid), "-d", str(seconds), "-r", "250", "-f", "raw",
-                        "-o", f"{stem}.txt"], check=True, capture_output=True)
+        subprocess.run(
+            [
+                py_spy,
+                "record",
+                "-p",
+                str(server.pid),
+                "-d",
+                str(seconds),
+                "-r",
+                "250",
+                "-f",
+                "raw",
+                "-o",
+                f"{stem}.txt",
+            ],
+            check=True,
+            capture_output=True,
+        )
         subprocess.run([py_spy, "record", "-p", str(server.pid), "-d", "1", "-o", f"{stem}.svg"], capture_output=True)
         load.join()
     print(f"raw folded stacks: {stem}.txt")
@@ -60,7 +78,11 @@ def summarize(path, top=40):
         total += count
         seen = set()
         for frame in stack.split(";"):
-            name = frame.split(" (")[0] + " (" + frame.split(" (")[-1].split(":")[0].rsplit("/", 1)[-1] + ")" if " (" in frame else frame
+            name = (
+                frame.split(" (")[0] + " (" + frame.split(" (")[-1].split(":")[0].rsplit("/", 1)[-1] + ")"
+                if " (" in frame
+                else frame
+            )
             if name not in seen:
                 seen.add(name)
                 inclusive[name] = inclusive.get(name, 0) + count

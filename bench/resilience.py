@@ -47,8 +47,14 @@ def prepare(env):
     subprocess.run(["createdb", "-h", "127.0.0.1", "-U", "postgres", "mcpb_resilience"], capture_output=True)
     manage("migrate", "--verbosity", "0", env=env)
     manage("seed_demo", "--customers", "5000", env=env)
-    key = subprocess.run([sys.executable, "manage.py", "mcp_apikey", "create", "--user", "support_agent"],
-                         cwd=ROOT, env=env, check=True, capture_output=True, text=True).stdout.strip()
+    key = subprocess.run(
+        [sys.executable, "manage.py", "mcp_apikey", "create", "--user", "support_agent"],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
     return key
 
 
@@ -76,9 +82,12 @@ async def call_concurrently(base_url, key, callers, calls, during=None):
     """*callers* concurrent callers each make *calls* search_customers calls over 2026-07-28 while the
     coroutine *during* (if any) runs; return ({outcome: count}, [latency in s], seconds taken)."""
     headers = {
-        "Authorization": f"Bearer {key}", "Content-Type": "application/json",
-        "Accept": "application/json, text/event-stream", "MCP-Protocol-Version": MODERN,
-        "Mcp-Method": "tools/call", "Mcp-Name": "search_customers",
+        "Authorization": f"Bearer {key}",
+        "Content-Type": "application/json",
+        "Accept": "application/json, text/event-stream",
+        "MCP-Protocol-Version": MODERN,
+        "Mcp-Method": "tools/call",
+        "Mcp-Name": "search_customers",
     }
     outcomes, latencies = {}, []
     # No keep-alive: a connection the server closes as idle while a call reuses it is no server failure.
@@ -87,8 +96,12 @@ async def call_concurrently(base_url, key, callers, calls, during=None):
 
         async def caller(number):
             for call in range(calls):
-                body = {"jsonrpc": "2.0", "id": number * 1000 + call, "method": "tools/call",
-                        "params": {"name": "search_customers", "arguments": {"query": "a", "page_size": 5}, "_meta": META}}
+                body = {
+                    "jsonrpc": "2.0",
+                    "id": number * 1000 + call,
+                    "method": "tools/call",
+                    "params": {"name": "search_customers", "arguments": {"query": "a", "page_size": 5}, "_meta": META},
+                }
                 started = time.monotonic()
                 try:
                     kind = classify(await http.post("/mcp", json=body, headers=headers))
@@ -107,8 +120,13 @@ async def restart_postgresql(after, cluster, marks):
     await asyncio.sleep(after)
     started = time.monotonic()
     process = await asyncio.create_subprocess_exec(
-        "pg_ctlcluster", "--skip-systemctl-redirect", *cluster, "restart",
-        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
+        "pg_ctlcluster",
+        "--skip-systemctl-redirect",
+        *cluster,
+        "restart",
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
     await process.wait()
     marks["restart_seconds"] = time.monotonic() - started
 
@@ -116,11 +134,16 @@ async def restart_postgresql(after, cluster, marks):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--callers", type=int, default=200)
-    parser.add_argument("--calls", type=int, default=5,
-                        help="calls per caller (callers x calls stays under the demo's 1200/min credential rate for one key)")
+    parser.add_argument(
+        "--calls",
+        type=int,
+        default=5,
+        help="calls per caller (callers x calls stays under the demo's 1200/min credential rate for one key)",
+    )
     parser.add_argument("--restart-after", type=float, default=3, help="seconds into the load")
-    parser.add_argument("--cluster", nargs=2, default=[sorted(os.listdir("/etc/postgresql"))[-1], "main"],
-                        metavar=("VERSION", "NAME"))
+    parser.add_argument(
+        "--cluster", nargs=2, default=[sorted(os.listdir("/etc/postgresql"))[-1], "main"], metavar=("VERSION", "NAME")
+    )
     args = parser.parse_args()
     env = {**os.environ, "DATABASE_URL": DATABASE_URL, "REDIS_URL": REDIS_URL, "LOG_LEVEL": "WARNING"}
     key = prepare(env)
@@ -131,22 +154,34 @@ def main():
     with open(log_path, "w+") as log:
         server = subprocess.Popen(
             [sys.executable, "-m", "uvicorn", "config.asgi:application", "--port", str(port), "--log-level", "warning"],
-            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
         try:
             base_url = wait_until_serving(server, port, log)
             marks = {}
-            outcomes, latencies, duration = asyncio.run(call_concurrently(
-                base_url, key, args.callers, args.calls, restart_postgresql(args.restart_after, args.cluster, marks)))
+            outcomes, latencies, duration = asyncio.run(
+                call_concurrently(
+                    base_url, key, args.callers, args.calls, restart_postgresql(args.restart_after, args.cluster, marks)
+                )
+            )
         finally:
             server.terminate()
             server.wait(timeout=15)
     latencies.sort()
     unexpected = sum(count for kind, count in outcomes.items() if kind.startswith("unexpected"))
     report = {
-        "calls": sum(outcomes.values()), "callers": args.callers, "outcomes": outcomes,
-        "restart_seconds": round(marks.get("restart_seconds", 0), 2), "duration_seconds": round(duration, 1),
-        "latency_p50_s": round(latencies[len(latencies) // 2], 3), "latency_max_s": round(latencies[-1], 2),
-        "unexpected": unexpected, "over_budget": sum(1 for value in latencies if value > CALL_BUDGET_SECONDS),
+        "calls": sum(outcomes.values()),
+        "callers": args.callers,
+        "outcomes": outcomes,
+        "restart_seconds": round(marks.get("restart_seconds", 0), 2),
+        "duration_seconds": round(duration, 1),
+        "latency_p50_s": round(latencies[len(latencies) // 2], 3),
+        "latency_max_s": round(latencies[-1], 2),
+        "unexpected": unexpected,
+        "over_budget": sum(1 for value in latencies if value > CALL_BUDGET_SECONDS),
         "server_log": str(log_path),
     }
     print(json.dumps(report, indent=2))

@@ -60,7 +60,11 @@ DEMO_VISIBLE_TOOLS = 8  # what support_agent may call in the demo
 OPERATIONS = {
     "get_customer": ("tools/call", "get_customer", {"id": "__CID__"}),
     "search_text": ("tools/call", "search_customers", {"query": "ana tanaka"}),
-    "search_filters": ("tools/call", "search_customers", {"status": "active", "country": "DE", "ordering": "-lifetime_value"}),
+    "search_filters": (
+        "tools/call",
+        "search_customers",
+        {"status": "active", "country": "DE", "ordering": "-lifetime_value"},
+    ),
     "search_first_page": ("tools/call", "search_customers", {}),
     "tools_list": ("tools/list", None, None),
 }
@@ -92,8 +96,10 @@ def ensure_wrk():
     found = shutil.which("wrk")
     if found:
         return found
-    sys.exit("bench: wrk is not installed. Run `make install` (it installs wrk with apt-get), or install wrk "
-             "(https://github.com/wg/wrk) yourself, and run again.")
+    sys.exit(
+        "bench: wrk is not installed. Run `make install` (it installs wrk with apt-get), or install wrk "
+        "(https://github.com/wg/wrk) yourself, and run again."
+    )
 
 
 def cores():
@@ -199,7 +205,7 @@ class Bench:
         self.redis_url = choose_cache(args)
         self.repeat = max(args.repeat or (1 if args.smoke else 2), 1)
         self.results = {
-            "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+            "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
             "machine": machine_info(),
             "mode": "smoke" if self.smoke else "full",
             "config": {},
@@ -213,27 +219,35 @@ class Bench:
 
     # -- environment and processes ------------------------------------------------------------
     def django_env(self, database, **extra):
-        env = {k: v for k, v in os.environ.items()
-               if k not in {"DATABASE_URL", "SQLITE_PATH", "DJANGO_SETTINGS_MODULE", "REDIS_URL"}}
+        env = {
+            k: v
+            for k, v in os.environ.items()
+            if k not in {"DATABASE_URL", "SQLITE_PATH", "DJANGO_SETTINGS_MODULE", "REDIS_URL"}
+        }
         env.update(database.env())
         if self.redis_url:
             env["REDIS_URL"] = self.redis_url
-        env.update({
-            "DJANGO_SETTINGS_MODULE": "bench.settings",
-            "VAR_DIR": str(self.var_dir),
-            "PYTHONUNBUFFERED": "1",
-            "LOG_LEVEL": "ERROR",
-            "MCP_STATELESS_HTTP": "0",
-            "MCP_JSON_RESPONSE": "0",
-            "BENCH_PROXY_MODELS": "0",
-        })
+        env.update(
+            {
+                "DJANGO_SETTINGS_MODULE": "bench.settings",
+                "VAR_DIR": str(self.var_dir),
+                "PYTHONUNBUFFERED": "1",
+                "LOG_LEVEL": "ERROR",
+                "MCP_STATELESS_HTTP": "0",
+                "MCP_JSON_RESPONSE": "0",
+                "BENCH_PROXY_MODELS": "0",
+            }
+        )
         env.update({k: str(v) for k, v in extra.items()})
         return env
 
     def manage(self, database, *command, **extra_env):
         result = subprocess.run(
-            [PYTHON, "manage.py", *command], cwd=ROOT, env=self.django_env(database, **extra_env),
-            capture_output=True, text=True,
+            [PYTHON, "manage.py", *command],
+            cwd=ROOT,
+            env=self.django_env(database, **extra_env),
+            capture_output=True,
+            text=True,
         )
         if result.returncode != 0:
             raise RuntimeError(f"manage.py {' '.join(command)} failed:\n{result.stderr[-3000:]}")
@@ -242,15 +256,24 @@ class Bench:
     def prepare(self, database, customers, *, fresh=False, keys="support_agent,admin", proxies=0):
         database.create(fresh=fresh)
         started = time.monotonic()
-        args = ["bench_prepare", "--customers", str(customers), "--orders-per-customer", str(self.args.orders_per_customer),
-                "--keys", keys]
+        args = [
+            "bench_prepare",
+            "--customers",
+            str(customers),
+            "--orders-per-customer",
+            str(self.args.orders_per_customer),
+            "--keys",
+            keys,
+        ]
         if self.args.reseed and not proxies:
             args.append("--reseed")
         output = self.manage(database, *args, BENCH_PROXY_MODELS=proxies)
         info = json.loads(output.strip().splitlines()[-1])
         info["prepare_seconds"] = round(time.monotonic() - started, 1)
-        log(f"database {database.label}: {info['customers']} customers, {info['orders']} orders "
-            f"({'seeded' if info['seeded'] else 'reused'}, {info['prepare_seconds']} s)")
+        log(
+            f"database {database.label}: {info['customers']} customers, {info['orders']} orders "
+            f"({'seeded' if info['seeded'] else 'reused'}, {info['prepare_seconds']} s)"
+        )
         return info
 
     @contextmanager
@@ -259,11 +282,31 @@ class Bench:
         port = free_port()
         env = self.django_env(database, **extra_env)
         log_path = self.var_dir / f"uvicorn-{port}.log"
-        command = [PYTHON, "-m", "uvicorn", "bench.asgi:application", "--host", "127.0.0.1", "--port", str(port),
-                   "--no-access-log", "--log-level", "warning", "--timeout-graceful-shutdown", "2", "--backlog", "2048"]
+        command = [
+            PYTHON,
+            "-m",
+            "uvicorn",
+            "bench.asgi:application",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--no-access-log",
+            "--log-level",
+            "warning",
+            "--timeout-graceful-shutdown",
+            "2",
+            "--backlog",
+            "2048",
+        ]
         with open(log_path, "w+") as log_file:
-            process = subprocess.Popen(pinned(command, self.cores and self.cores[0]), cwd=ROOT, env=env,
-                                       stdout=log_file, stderr=subprocess.STDOUT)
+            process = subprocess.Popen(
+                pinned(command, self.cores and self.cores[0]),
+                cwd=ROOT,
+                env=env,
+                stdout=log_file,
+                stderr=subprocess.STDOUT,
+            )
             base = f"http://127.0.0.1:{port}"
             try:
                 self._wait_ready(process, base, log_path)
@@ -297,10 +340,22 @@ class Bench:
     def wrk_run(self, url, spec, connections, duration):
         spec_path = self.var_dir / "spec.txt"
         spec_path.write_text("\n".join(spec) + "\n")
-        command = [self.wrk, "-t1", f"-c{connections}", f"-d{duration}s", "--timeout", "10s", "-s", str(LUA), url, "--",
-                   str(spec_path)]
-        result = subprocess.run(pinned(command, self.cores and self.cores[1]), capture_output=True, text=True,
-                                timeout=duration + 120)
+        command = [
+            self.wrk,
+            "-t1",
+            f"-c{connections}",
+            f"-d{duration}s",
+            "--timeout",
+            "10s",
+            "-s",
+            str(LUA),
+            url,
+            "--",
+            str(spec_path),
+        ]
+        result = subprocess.run(
+            pinned(command, self.cores and self.cores[1]), capture_output=True, text=True, timeout=duration + 120
+        )
         match = re.search(r"^BENCH_JSON (\{.*\})$", result.stdout, re.M)
         if result.returncode != 0 or not match:
             raise RuntimeError(f"wrk failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
@@ -309,7 +364,9 @@ class Bench:
         errors = sum(v for k, v in data.items() if k.startswith("errors_"))
         if errors:
             detail = ", ".join(f"{k[7:]} {v}" for k, v in data.items() if k.startswith("errors_") and v)
-            raise RuntimeError(f"{url}: {errors} of {data['requests']} requests failed ({detail}); spec:\n" + "\n".join(spec))
+            raise RuntimeError(
+                f"{url}: {errors} of {data['requests']} requests failed ({detail}); spec:\n" + "\n".join(spec)
+            )
         # Requests still in flight when wrk stops keep the server (and the database) busy; let them
         # finish so they do not eat into the next measurement.
         time.sleep(min(data["max_us"] / 1e6, 0.2 if self.smoke else 10) + 0.05)
@@ -357,7 +414,11 @@ class Server:
 
 # -- requests --------------------------------------------------------------------------------------
 def _json_body(obj):
-    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False).replace('"__CID__"', "__CID__").replace('"__ID__"', "__ID__")
+    return (
+        json.dumps(obj, separators=(",", ":"), ensure_ascii=False)
+        .replace('"__CID__"', "__CID__")
+        .replace('"__ID__"', "__ID__")
+    )
 
 
 def mcp_body(operation, era):
@@ -408,8 +469,11 @@ def parse_mcp_response(response):
 
 
 def headers_for(key, era=None, method=None, name=None, session=None):
-    headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json",
-               "Accept": "application/json, text/event-stream"}
+    headers = {
+        "Authorization": f"Bearer {key}",
+        "Content-Type": "application/json",
+        "Accept": "application/json, text/event-stream",
+    }
     if era:
         headers["MCP-Protocol-Version"] = era
     if method and era == MODERN:
@@ -423,13 +487,20 @@ def headers_for(key, era=None, method=None, name=None, session=None):
 
 def open_session(client, server, key):
     """A 2025-11-25 session: initialize, then notifications/initialized; return its id."""
-    init = {"jsonrpc": "2.0", "id": 1, "method": "initialize",
-            "params": {"protocolVersion": LEGACY, "capabilities": {}, "clientInfo": {"name": "bench", "version": "1"}}}
+    init = {
+        "jsonrpc": "2.0",
+        "id": 1,
+        "method": "initialize",
+        "params": {"protocolVersion": LEGACY, "capabilities": {}, "clientInfo": {"name": "bench", "version": "1"}},
+    }
     response = client.post(server.mcp, json=init, headers=headers_for(key))
     response.raise_for_status()
     session = response.headers["mcp-session-id"]
-    client.post(server.mcp, json={"jsonrpc": "2.0", "method": "notifications/initialized"},
-                headers=headers_for(key, LEGACY, session=session)).raise_for_status()
+    client.post(
+        server.mcp,
+        json={"jsonrpc": "2.0", "method": "notifications/initialized"},
+        headers=headers_for(key, LEGACY, session=session),
+    ).raise_for_status()
     return session
 
 
@@ -465,19 +536,42 @@ def check_case(client, server, variant, operation, key, *, session=None, custome
 
 
 # -- phases ----------------------------------------------------------------------------------------
-def main_matrix(bench, server_a, server_b, key, id_range, connections, duration, warmup, size_label, operations=None,
-                variants=VARIANTS, repeat=None):
+def main_matrix(
+    bench,
+    server_a,
+    server_b,
+    key,
+    id_range,
+    connections,
+    duration,
+    warmup,
+    size_label,
+    operations=None,
+    variants=VARIANTS,
+    repeat=None,
+):
     import httpx2
 
     rows = []
     operations = operations or list(OPERATIONS)
     with httpx2.Client(timeout=30) as client:
-        sessions = [open_session(client, server_a, key) for _ in range(max(connections))] if "mcp-2025-session" in variants else []
+        sessions = (
+            [open_session(client, server_a, key) for _ in range(max(connections))]
+            if "mcp-2025-session" in variants
+            else []
+        )
         for operation in operations:
             for variant in variants:
                 server = server_b if variant == "mcp-2025-json" else server_a
-                count = check_case(client, server, variant, operation, key, session=sessions[0] if sessions and variant == "mcp-2025-session" else None,
-                                   customer_id=id_range[0] + 1)
+                count = check_case(
+                    client,
+                    server,
+                    variant,
+                    operation,
+                    key,
+                    session=sessions[0] if sessions and variant == "mcp-2025-session" else None,
+                    customer_id=id_range[0] + 1,
+                )
                 if warmup:
                     url, spec = spec_for(server, variant, operation, key, sessions=sessions, id_range=id_range)
                     bench.wrk_run(url, spec, max(connections), warmup)
@@ -492,11 +586,21 @@ def main_matrix(bench, server_a, server_b, key, id_range, connections, duration,
                         samples[variant].append(bench.wrk_run(url, spec, conns, duration))
                 for variant in variants:
                     result = _median_result(samples[variant])
-                    rows.append({"size": size_label, "operation": operation, "variant": variant, "connections": conns,
-                                 "returned": count, **result})
-                    log(f"{size_label:>9} {operation:18} {variant:17} c={conns:<3} {result['rps']:8.1f} req/s  "
+                    rows.append(
+                        {
+                            "size": size_label,
+                            "operation": operation,
+                            "variant": variant,
+                            "connections": conns,
+                            "returned": count,
+                            **result,
+                        }
+                    )
+                    log(
+                        f"{size_label:>9} {operation:18} {variant:17} c={conns:<3} {result['rps']:8.1f} req/s  "
                         f"p50 {result['p50_ms']:7.2f} ms  p99 {result['p99_ms']:7.2f} ms  errors {result['errors']}"
-                        + (f"  (median of {len(samples[variant])})" if len(samples[variant]) > 1 else ""))
+                        + (f"  (median of {len(samples[variant])})" if len(samples[variant]) > 1 else "")
+                    )
     return rows
 
 
@@ -519,8 +623,10 @@ def tools_list_scaling(bench, database, key, id_range, points, duration):
     for models in points:
         proxies = models - DEMO_MODELS
         bench.prepare(database, bench.args.customers, keys="", proxies=proxies)
-        with bench.server(database, BENCH_PROXY_MODELS=proxies, BENCH_SERVER_TIMING=1, BENCH_COUNT_QUERIES=1) as server, \
-                httpx2.Client(timeout=30) as client:
+        with (
+            bench.server(database, BENCH_PROXY_MODELS=proxies, BENCH_SERVER_TIMING=1, BENCH_COUNT_QUERIES=1) as server,
+            httpx2.Client(timeout=30) as client,
+        ):
             visible = check_case(client, server, "mcp-2026", "tools_list", key, customer_id=id_range[0] + 1)
             url, spec = spec_for(server, "mcp-2026", "tools_list", key, id_range=id_range)
             if not bench.smoke:
@@ -531,13 +637,22 @@ def tools_list_scaling(bench, database, key, id_range, points, duration):
             sixteen = bench.wrk_run(url, spec, 16, duration)
             server_ms = statistics.median(timings) / 1000 if timings else None
             server_p99 = sorted(timings)[int(len(timings) * 0.99) - 1] / 1000 if timings else None
-            row = {"exposed_models": models, "registered_tools": None, "visible_tools": visible,
-                   "server_p50_ms": round(server_ms, 3) if server_ms else None,
-                   "server_p99_ms": round(server_p99, 3) if server_p99 else None,
-                   "p50_ms_1c": one["p50_ms"], "rps_1c": one["rps"], "rps_16c": sixteen["rps"], "p99_ms_16c": sixteen["p99_ms"]}
+            row = {
+                "exposed_models": models,
+                "registered_tools": None,
+                "visible_tools": visible,
+                "server_p50_ms": round(server_ms, 3) if server_ms else None,
+                "server_p99_ms": round(server_p99, 3) if server_p99 else None,
+                "p50_ms_1c": one["p50_ms"],
+                "rps_1c": one["rps"],
+                "rps_16c": sixteen["rps"],
+                "p99_ms_16c": sixteen["p99_ms"],
+            }
             rows.append(row)
-            log(f"tools/list with {models} exposed models: {visible} visible tools, server p50 {row['server_p50_ms']} ms, "
-                f"{sixteen['rps']} req/s at 16 connections")
+            log(
+                f"tools/list with {models} exposed models: {visible} visible tools, server p50 {row['server_p50_ms']} ms, "
+                f"{sixteen['rps']} req/s at 16 connections"
+            )
             if queries is None:
                 queries = count_queries(bench, client, server, key, id_range)
     return rows, queries
@@ -546,17 +661,30 @@ def tools_list_scaling(bench, database, key, id_range, points, duration):
 def count_queries(bench, client, server, key, id_range):
     """Steady-state SQL statements per call (Django's query log on the server, bench/querycount.py)."""
     counts = {}
-    cases = [("mcp-2026", "get_customer"), ("plain", "get_customer"), ("mcp-2026", "search_filters"),
-             ("mcp-2026", "tools_list"), ("mcp-2025-session", "get_customer")]
+    cases = [
+        ("mcp-2026", "get_customer"),
+        ("plain", "get_customer"),
+        ("mcp-2026", "search_filters"),
+        ("mcp-2026", "tools_list"),
+        ("mcp-2025-session", "get_customer"),
+    ]
     session = open_session(client, server, key)
     for variant, operation in cases:
         for i in range(25):
-            check_case(client, server, variant, operation, key, session=session if variant == "mcp-2025-session" else None,
-                       customer_id=id_range[0] + 1 + i)
+            check_case(
+                client,
+                server,
+                variant,
+                operation,
+                key,
+                session=session if variant == "mcp-2025-session" else None,
+                customer_id=id_range[0] + 1 + i,
+            )
         recent = client.get(server.base + "/bench/queries?last=20").json()["requests"]
         per_call = [len(r["sql"]) for r in recent]
         counts[f"{variant} {operation}"] = {
-            "statements_per_call_max": max(per_call), "statements_per_call_min": min(per_call),
+            "statements_per_call_max": max(per_call),
+            "statements_per_call_min": min(per_call),
             "sql": recent[-1]["sql"],
         }
         log(f"SQL statements per call, {variant} {operation}: {min(per_call)}..{max(per_call)}")
@@ -571,9 +699,15 @@ def memory_phase(bench, database, key, id_range, calls, sessions_count):
         start = rss_kb(server.pid)
         mixed = ["get_customer", "search_text", "search_filters", "search_first_page", "tools_list"]
         url = server.mcp
-        spec = [f"H Authorization: Bearer {key}", "H Content-Type: application/json", f"C {id_range[0]} {id_range[1]}",
-                "H Accept: application/json, text/event-stream", f"H MCP-Protocol-Version: {MODERN}",
-                'E "isError":true', 'E "error":{']
+        spec = [
+            f"H Authorization: Bearer {key}",
+            "H Content-Type: application/json",
+            f"C {id_range[0]} {id_range[1]}",
+            "H Accept: application/json, text/event-stream",
+            f"H MCP-Protocol-Version: {MODERN}",
+            'E "isError":true',
+            'E "error":{',
+        ]
         # Mcp-Method/Mcp-Name must match the body, so batches rotate through the operations; wrk runs
         # for whole seconds, so the marks are taken at the first batch boundary past each target.
         marks = {}
@@ -584,7 +718,12 @@ def memory_phase(bench, database, key, id_range, calls, sessions_count):
                 operation = mixed[batch % len(mixed)]
                 batch += 1
                 method, tool, _ = OPERATIONS[operation]
-                lines = spec + [f"H Mcp-Method: {method}"] + ([f"H Mcp-Name: {tool}"] if tool else []) + [f"B {mcp_body(operation, MODERN)}"]
+                lines = (
+                    spec
+                    + [f"H Mcp-Method: {method}"]
+                    + ([f"H Mcp-Name: {tool}"] if tool else [])
+                    + [f"B {mcp_body(operation, MODERN)}"]
+                )
                 result = bench.wrk_run(url, lines, 8, 1 if calls < 5000 else 2)
                 done += result["requests"]
             marks[half] = (done, rss_kb(server.pid))
@@ -597,10 +736,14 @@ def memory_phase(bench, database, key, id_range, calls, sessions_count):
             client.delete(server.mcp, headers=headers_for(key, LEGACY, session=session))
         return {
             "rss_start_mb": round(start / 1024, 1),
-            "calls_first": marks[1][0], "rss_first_mb": round(marks[1][1] / 1024, 1),
-            "calls_second": marks[2][0], "rss_second_mb": round(marks[2][1] / 1024, 1),
-            "growth_kb": marks[2][1] - marks[1][1], "timeline": timeline,
-            "sessions": len(sessions), "rss_sessions_mb": round(with_sessions / 1024, 1),
+            "calls_first": marks[1][0],
+            "rss_first_mb": round(marks[1][1] / 1024, 1),
+            "calls_second": marks[2][0],
+            "rss_second_mb": round(marks[2][1] / 1024, 1),
+            "growth_kb": marks[2][1] - marks[1][1],
+            "timeline": timeline,
+            "sessions": len(sessions),
+            "rss_sessions_mb": round(with_sessions / 1024, 1),
             "per_session_kb": round((with_sessions - marks[2][1]) / max(len(sessions), 1), 1),
         }
 
@@ -609,12 +752,22 @@ def stdio_phase(bench, database, runs):
     """Seconds from starting `manage.py runmcp` to its first response (initialize), and to tools/list."""
     first, listed = [], []
     env = bench.django_env(database)
-    initialize = {"jsonrpc": "2.0", "id": 1, "method": "initialize",
-                  "params": {"protocolVersion": LEGACY, "capabilities": {}, "clientInfo": {"name": "bench", "version": "1"}}}
+    initialize = {
+        "jsonrpc": "2.0",
+        "id": 1,
+        "method": "initialize",
+        "params": {"protocolVersion": LEGACY, "capabilities": {}, "clientInfo": {"name": "bench", "version": "1"}},
+    }
     for _ in range(runs):
         started = time.perf_counter()
-        process = subprocess.Popen([PYTHON, "manage.py", "runmcp", "--user", "support_agent"], cwd=ROOT, env=env,
-                                   stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        process = subprocess.Popen(
+            [PYTHON, "manage.py", "runmcp", "--user", "support_agent"],
+            cwd=ROOT,
+            env=env,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+        )
         try:
             process.stdin.write((json.dumps(initialize) + "\n").encode())
             process.stdin.flush()
@@ -636,8 +789,12 @@ def stdio_phase(bench, database, runs):
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
-    result = {"runs": runs, "first_response_s": round(statistics.median(first), 3),
-              "tools_list_s": round(statistics.median(listed), 3), "all_first_response_s": [round(x, 3) for x in first]}
+    result = {
+        "runs": runs,
+        "first_response_s": round(statistics.median(first), 3),
+        "tools_list_s": round(statistics.median(listed), 3),
+        "all_first_response_s": [round(x, 3) for x in first],
+    }
     log(f"runmcp: first response after {result['first_response_s']} s (median of {runs})")
     return result
 
@@ -660,15 +817,25 @@ def evaluate_targets(results):
     for variant, target in TARGET_RATIOS.items():
         worst = None
         for (size, operation, connections), cell in table.items():
-            if size != main or operation not in ops or connections not in conns or "plain" not in cell or variant not in cell:
+            if (
+                size != main
+                or operation not in ops
+                or connections not in conns
+                or "plain" not in cell
+                or variant not in cell
+            ):
                 continue
             ratio = cell[variant]["rps"] / cell["plain"]["rps"]
             if worst is None or ratio < worst[0]:
                 worst = (ratio, operation, connections, cell[variant]["rps"], cell["plain"]["rps"])
         if worst:
-            checks.append({"target": f"{VARIANT_TITLES[variant]} >= {target}x plain view (get + search, {'/'.join(map(str, conns))} connections)",
-                           "measured": f"worst {worst[0]:.3f}x ({worst[1]}, {worst[2]} connections: {worst[3]:.1f} vs {worst[4]:.1f} req/s)",
-                           "met": worst[0] >= target})
+            checks.append(
+                {
+                    "target": f"{VARIANT_TITLES[variant]} >= {target}x plain view (get + search, {'/'.join(map(str, conns))} connections)",
+                    "measured": f"worst {worst[0]:.3f}x ({worst[1]}, {worst[2]} connections: {worst[3]:.1f} vs {worst[4]:.1f} req/s)",
+                    "met": worst[0] >= target,
+                }
+            )
     worst = None
     fewest = min(results["config"]["connections"])
     for (size, operation, connections), cell in table.items():
@@ -677,56 +844,91 @@ def evaluate_targets(results):
             if worst is None or delta > worst[0]:
                 worst = (delta, operation)
     if worst:
-        checks.append({"target": f"MCP 2026-07-28 p50 at {fewest} connection(s) within 0.2 ms of the plain view's",
-                       "measured": f"worst {worst[0]:+.3f} ms ({worst[1]})", "met": worst[0] <= 0.2})
+        checks.append(
+            {
+                "target": f"MCP 2026-07-28 p50 at {fewest} connection(s) within 0.2 ms of the plain view's",
+                "measured": f"worst {worst[0]:+.3f} ms ({worst[1]})",
+                "met": worst[0] <= 0.2,
+            }
+        )
     queries = results["queries"].get("mcp-2026 get_customer")
     if queries:
-        checks.append({"target": "steady-state get_customer: at most 2 SQL statements", "measured": f"{queries['statements_per_call_max']}",
-                       "met": queries["statements_per_call_max"] <= 2})
+        checks.append(
+            {
+                "target": "steady-state get_customer: at most 2 SQL statements",
+                "measured": f"{queries['statements_per_call_max']}",
+                "met": queries["statements_per_call_max"] <= 2,
+            }
+        )
     for row in results["tools_list_scaling"]:
         if row["visible_tools"] == 30:
-            checks.append({"target": "tools/list for a user with 30 visible tools < 2 ms server time",
-                           "measured": f"{row['server_p50_ms']} ms (p50)", "met": row["server_p50_ms"] < 2})
+            checks.append(
+                {
+                    "target": "tools/list for a user with 30 visible tools < 2 ms server time",
+                    "measured": f"{row['server_p50_ms']} ms (p50)",
+                    "met": row["server_p50_ms"] < 2,
+                }
+            )
     memory = results["memory"]
     if memory:
         peak = max(memory["rss_second_mb"], memory["rss_sessions_mb"])
         checks.append({"target": "one worker < 150 MB RSS", "measured": f"{peak} MB", "met": peak < 150})
-        checks.append({"target": f"no RSS growth between call {memory['calls_first']} and {memory['calls_second']}",
-                       "measured": f"{memory['growth_kb']:+d} KB", "met": memory["growth_kb"] <= 1024})
+        checks.append(
+            {
+                "target": f"no RSS growth between call {memory['calls_first']} and {memory['calls_second']}",
+                "measured": f"{memory['growth_kb']:+d} KB",
+                "met": memory["growth_kb"] <= 1024,
+            }
+        )
     if results["stdio"]:
-        checks.append({"target": "runmcp first response within 1.5 s", "measured": f"{results['stdio']['first_response_s']} s",
-                       "met": results["stdio"]["first_response_s"] <= 1.5})
+        checks.append(
+            {
+                "target": "runmcp first response within 1.5 s",
+                "measured": f"{results['stdio']['first_response_s']} s",
+                "met": results["stdio"]["first_response_s"] <= 1.5,
+            }
+        )
     return checks
 
 
 def markdown(results):
     out = []
     m = results["machine"]
-    out.append(f"Run: {results['date']} ({results['mode']} mode); {m.get('cpu', '?')}, nproc {m.get('nproc')}, "
-               f"{m.get('ram_gb', '?')} GB RAM, Python {m.get('python')}; load average at start {' '.join(m.get('loadavg', []))}.")
+    out.append(
+        f"Run: {results['date']} ({results['mode']} mode); {m.get('cpu', '?')}, nproc {m.get('nproc')}, "
+        f"{m.get('ram_gb', '?')} GB RAM, Python {m.get('python')}; load average at start {' '.join(m.get('loadavg', []))}."
+    )
     cfg = results["config"]
-    out.append(f"Data: {cfg.get('customers')} customers, {cfg.get('orders')} orders on {cfg.get('database')}, "
-               f"{cfg.get('cache')} cache; "
-               f"{cfg.get('duration')} s per point (median of {cfg.get('repeat', 1)} runs in rotating order in the main table); server pinned to core {cfg.get('server_core')}, wrk to core {cfg.get('wrk_core')}.")
+    out.append(
+        f"Data: {cfg.get('customers')} customers, {cfg.get('orders')} orders on {cfg.get('database')}, "
+        f"{cfg.get('cache')} cache; "
+        f"{cfg.get('duration')} s per point (median of {cfg.get('repeat', 1)} runs in rotating order in the main table); server pinned to core {cfg.get('server_core')}, wrk to core {cfg.get('wrk_core')}."
+    )
     out.append("")
     table = ratio_table(results["throughput"])
-    out.append("| operation | conns | plain req/s | 2026 req/s (x) | 2025 session req/s (x) | 2025 JSON req/s (x) | p50 ms plain / 2026 / session / JSON | p99 ms plain / 2026 / session / JSON |")
+    out.append(
+        "| operation | conns | plain req/s | 2026 req/s (x) | 2025 session req/s (x) | 2025 JSON req/s (x) | p50 ms plain / 2026 / session / JSON | p99 ms plain / 2026 / session / JSON |"
+    )
     out.append("|---|---:|---:|---:|---:|---:|---|---|")
     for (size, operation, connections), cell in table.items():
         if size != cfg["size_label"]:
             continue
         plain = cell.get("plain")
 
-        def fmt(variant):
+        def fmt(variant, cell=cell, plain=plain):
             row = cell.get(variant)
             if not row:
                 return "–"
-            return f"{row['rps']:.0f}" + (f" ({row['rps'] / plain['rps']:.2f}x)" if plain and variant != "plain" else "")
+            return f"{row['rps']:.0f}" + (
+                f" ({row['rps'] / plain['rps']:.2f}x)" if plain and variant != "plain" else ""
+            )
 
         p50 = " / ".join(f"{cell[v]['p50_ms']:.2f}" if v in cell else "–" for v in VARIANTS)
         p99 = " / ".join(f"{cell[v]['p99_ms']:.1f}" if v in cell else "–" for v in VARIANTS)
-        out.append(f"| {OPERATION_TITLES[operation]} | {connections} | {fmt('plain')} | {fmt('mcp-2026')} | "
-                   f"{fmt('mcp-2025-session')} | {fmt('mcp-2025-json')} | {p50} | {p99} |")
+        out.append(
+            f"| {OPERATION_TITLES[operation]} | {connections} | {fmt('plain')} | {fmt('mcp-2026')} | "
+            f"{fmt('mcp-2025-session')} | {fmt('mcp-2025-json')} | {p50} | {p99} |"
+        )
     if results["scaling"]:
         out.append("")
         out.append("| customers | operation | conns | plain req/s | 2026 req/s | 2026 p50 ms | 2026 p99 ms |")
@@ -734,15 +936,21 @@ def markdown(results):
         for (size, operation, connections), cell in ratio_table(results["scaling"]).items():
             mcp = cell.get("mcp-2026", {})
             plain = cell.get("plain", {})
-            out.append(f"| {size} | {OPERATION_TITLES[operation]} | {connections} | {plain.get('rps', 0):.0f} | "
-                       f"{mcp.get('rps', 0):.0f} | {mcp.get('p50_ms', 0):.2f} | {mcp.get('p99_ms', 0):.2f} |")
+            out.append(
+                f"| {size} | {OPERATION_TITLES[operation]} | {connections} | {plain.get('rps', 0):.0f} | "
+                f"{mcp.get('rps', 0):.0f} | {mcp.get('p50_ms', 0):.2f} | {mcp.get('p99_ms', 0):.2f} |"
+            )
     if results["tools_list_scaling"]:
         out.append("")
-        out.append("| exposed models | visible tools | server time p50 / p99 ms | p50 ms (1 conn) | req/s (1 conn) | req/s (16 conns) |")
+        out.append(
+            "| exposed models | visible tools | server time p50 / p99 ms | p50 ms (1 conn) | req/s (1 conn) | req/s (16 conns) |"
+        )
         out.append("|---:|---:|---|---:|---:|---:|")
         for row in results["tools_list_scaling"]:
-            out.append(f"| {row['exposed_models']} | {row['visible_tools']} | {row['server_p50_ms']} / {row['server_p99_ms']} | "
-                       f"{row['p50_ms_1c']} | {row['rps_1c']:.0f} | {row['rps_16c']:.0f} |")
+            out.append(
+                f"| {row['exposed_models']} | {row['visible_tools']} | {row['server_p50_ms']} / {row['server_p99_ms']} | "
+                f"{row['p50_ms_1c']} | {row['rps_1c']:.0f} | {row['rps_16c']:.0f} |"
+            )
     if results["queries"]:
         out.append("")
         out.append("| call | SQL statements per call | statements (last call) |")
@@ -754,15 +962,19 @@ def markdown(results):
     if memory:
         timeline = ", ".join(f"{t['calls']}: {t['rss_mb']} MB" for t in memory.get("timeline", []))
         out.append("")
-        out.append(f"Memory (one worker): {memory['rss_start_mb']} MB after start-up, {memory['rss_first_mb']} MB after "
-                   f"{memory['calls_first']} calls, {memory['rss_second_mb']} MB after {memory['calls_second']} calls "
-                   f"({memory['growth_kb']:+d} KB; RSS by calls: {timeline}), "
-                   f"{memory['rss_sessions_mb']} MB with {memory['sessions']} open 2025-era "
-                   f"sessions (~{memory['per_session_kb']} KB each).")
+        out.append(
+            f"Memory (one worker): {memory['rss_start_mb']} MB after start-up, {memory['rss_first_mb']} MB after "
+            f"{memory['calls_first']} calls, {memory['rss_second_mb']} MB after {memory['calls_second']} calls "
+            f"({memory['growth_kb']:+d} KB; RSS by calls: {timeline}), "
+            f"{memory['rss_sessions_mb']} MB with {memory['sessions']} open 2025-era "
+            f"sessions (~{memory['per_session_kb']} KB each)."
+        )
     if results["stdio"]:
         s = results["stdio"]
-        out.append(f"stdio: `runmcp` first response (initialize) after {s['first_response_s']} s, tools/list answered after "
-                   f"{s['tools_list_s']} s (median of {s['runs']}).")
+        out.append(
+            f"stdio: `runmcp` first response (initialize) after {s['first_response_s']} s, tools/list answered after "
+            f"{s['tools_list_s']} s (median of {s['runs']})."
+        )
     if results.get("targets"):
         out.append("")
         out.append("| target | measured | met |")
@@ -774,28 +986,46 @@ def markdown(results):
 
 # -- main ------------------------------------------------------------------------------------------
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--smoke", action="store_true", help="tiny data, 1 s per case: checks that every part works")
-    parser.add_argument("--database-url", help=f"PostgreSQL URL of the main bench database (default {DEFAULT_DATABASE_URL}; "
-                                               "in --smoke mode: DATABASE_URL's server with a _bench_smoke database, else SQLite)")
+    parser.add_argument(
+        "--database-url",
+        help=f"PostgreSQL URL of the main bench database (default {DEFAULT_DATABASE_URL}; "
+        "in --smoke mode: DATABASE_URL's server with a _bench_smoke database, else SQLite)",
+    )
     parser.add_argument("--customers", type=int, help="customers in the main data set (default 100000; smoke 200)")
     parser.add_argument("--orders-per-customer", type=int, default=3)
     parser.add_argument("--duration", type=int, help="seconds per measurement (default 6; smoke 1)")
-    parser.add_argument("--repeat", type=int, default=None,
-                        help="measure each point of the main table this many times, in rotating order, and report "
-                             "the medians (default 2; smoke 1)")
+    parser.add_argument(
+        "--repeat",
+        type=int,
+        default=None,
+        help="measure each point of the main table this many times, in rotating order, and report "
+        "the medians (default 2; smoke 1)",
+    )
     parser.add_argument("--connections", help="comma-separated connection counts (default 1,16,64; smoke 1,4)")
     parser.add_argument("--operations", help=f"comma-separated subset of {','.join(OPERATIONS)}")
-    parser.add_argument("--sizes", help="comma-separated customer counts for the scaling phase (default 10000,1000000; "
-                                        "the main size is always included)")
+    parser.add_argument(
+        "--sizes",
+        help="comma-separated customer counts for the scaling phase (default 10000,1000000; "
+        "the main size is always included)",
+    )
     parser.add_argument("--models", help="exposed-model counts for tools/list scaling (default 5,15,50)")
     parser.add_argument("--skip", default="", help="comma-separated phases to skip: matrix,scaling,tools,memory,stdio")
     parser.add_argument("--reseed", action="store_true", help="reseed even when the database already has the data")
     parser.add_argument("--no-pin", action="store_true", help="do not pin server and wrk to cores")
-    parser.add_argument("--cache", choices=("auto", "redis", "file"), default="auto",
-                        help="Django cache of the servers: Redis as in production (auto: when reachable; never in "
-                             "--smoke) or the demo's file cache")
-    parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/11", help="Redis for --cache (its DB is flushed)")
+    parser.add_argument(
+        "--cache",
+        choices=("auto", "redis", "file"),
+        default="auto",
+        help="Django cache of the servers: Redis as in production (auto: when reachable; never in "
+        "--smoke) or the demo's file cache",
+    )
+    parser.add_argument(
+        "--redis-url", default="redis://127.0.0.1:6379/11", help="Redis for --cache (its DB is flushed)"
+    )
     parser.add_argument("--output", help="JSON results file (default var/bench/results-<date>.json; smoke: none)")
     parser.add_argument("--markdown", help="also write the Markdown report to this file")
     return parser.parse_args(argv)
@@ -818,19 +1048,26 @@ def main(argv=None):
         if test_url:
             parts = urlsplit(test_url)
             # Unique per run: several test runs may share one PostgreSQL server and DATABASE_URL.
-            main_db = Database(url=urlunsplit(parts._replace(path=f"{parts.path.rstrip('/')}_bench_smoke_{os.getpid()}")))
+            main_db = Database(
+                url=urlunsplit(parts._replace(path=f"{parts.path.rstrip('/')}_bench_smoke_{os.getpid()}"))
+            )
         else:
             main_db = Database(sqlite_path=bench.var_dir / "bench.sqlite3")
     else:
         main_db = Database(url=DEFAULT_DATABASE_URL)
     size_label = f"{args.customers:,}"
     results = bench.results
-    results["config"] = {"database": "PostgreSQL" if main_db.url else "SQLite", "customers": args.customers,
-                         "repeat": bench.repeat,
-                         "cache": "Redis" if bench.redis_url else "file",
-                         "duration": duration, "connections": connections, "size_label": size_label,
-                         "server_core": bench.cores[0] if bench.cores else None,
-                         "wrk_core": bench.cores[1] if bench.cores else None}
+    results["config"] = {
+        "database": "PostgreSQL" if main_db.url else "SQLite",
+        "customers": args.customers,
+        "repeat": bench.repeat,
+        "cache": "Redis" if bench.redis_url else "file",
+        "duration": duration,
+        "connections": connections,
+        "size_label": size_label,
+        "server_core": bench.cores[0] if bench.cores else None,
+        "wrk_core": bench.cores[1] if bench.cores else None,
+    }
     started = time.monotonic()
     try:
         info = bench.prepare(main_db, args.customers, fresh=smoke)
@@ -841,30 +1078,53 @@ def main(argv=None):
             with ExitStack() as stack:
                 server_a = stack.enter_context(bench.server(main_db))
                 server_b = stack.enter_context(bench.server(main_db, MCP_STATELESS_HTTP=1, MCP_JSON_RESPONSE=1))
-                results["throughput"] = main_matrix(bench, server_a, server_b, key, id_range, connections, duration, warmup,
-                                                    size_label, operations)
+                results["throughput"] = main_matrix(
+                    bench, server_a, server_b, key, id_range, connections, duration, warmup, size_label, operations
+                )
         if "scaling" not in skip:
             sizes = [int(s) for s in (args.sizes or ("" if smoke else "10000,1000000")).split(",") if s]
             scale_conns = connections if smoke else [1, 16]
-            scale_ops = [op for op in ("get_customer", "search_text", "search_filters", "search_first_page") if op in operations]
+            scale_ops = [
+                op for op in ("get_customer", "search_text", "search_filters", "search_first_page") if op in operations
+            ]
             for size in sorted(set(sizes) | {args.customers}):
                 if size == args.customers:
-                    rows = [r for r in results["throughput"] if r["operation"] in scale_ops and r["variant"] in ("plain", "mcp-2026")
-                            and r["connections"] in scale_conns]
+                    rows = [
+                        r
+                        for r in results["throughput"]
+                        if r["operation"] in scale_ops
+                        and r["variant"] in ("plain", "mcp-2026")
+                        and r["connections"] in scale_conns
+                    ]
                     results["scaling"] += [{**r, "size": f"{size:,}"} for r in rows]
                     continue
                 database = main_db.variant(_size_suffix(size))
                 size_info = bench.prepare(database, size, keys="support_agent")
                 size_range = id_range_of(bench, database)
                 with bench.server(database) as server:
-                    results["scaling"] += main_matrix(bench, server, server, size_info["keys"]["support_agent"], size_range,
-                                                      scale_conns, duration, warmup, f"{size:,}", scale_ops, ("plain", "mcp-2026"),
-                                                      repeat=1)
+                    results["scaling"] += main_matrix(
+                        bench,
+                        server,
+                        server,
+                        size_info["keys"]["support_agent"],
+                        size_range,
+                        scale_conns,
+                        duration,
+                        warmup,
+                        f"{size:,}",
+                        scale_ops,
+                        ("plain", "mcp-2026"),
+                        repeat=1,
+                    )
         if "tools" not in skip:
             points = [int(m) for m in (args.models or ("15" if smoke else "5,15,50")).split(",")]
-            results["tools_list_scaling"], results["queries"] = tools_list_scaling(bench, main_db, key, id_range, points, duration)
+            results["tools_list_scaling"], results["queries"] = tools_list_scaling(
+                bench, main_db, key, id_range, points, duration
+            )
         if "memory" not in skip:
-            results["memory"] = memory_phase(bench, main_db, key, id_range, 200 if smoke else 20_000, 5 if smoke else 500)
+            results["memory"] = memory_phase(
+                bench, main_db, key, id_range, 200 if smoke else 20_000, 5 if smoke else 500
+            )
         if "stdio" not in skip:
             results["stdio"] = stdio_phase(bench, main_db, 1 if smoke else 5)
         results["targets"] = evaluate_targets(results)
@@ -878,7 +1138,9 @@ def main(argv=None):
     results["elapsed_s"] = round(time.monotonic() - started, 1)
     report = markdown(results)
     print(report)
-    output = args.output or (None if smoke else str(ROOT / "var" / "bench" / f"results-{results['date'][:19].replace(':', '')}.json"))
+    output = args.output or (
+        None if smoke else str(ROOT / "var" / "bench" / f"results-{results['date'][:19].replace(':', '')}.json")
+    )
     if output:
         Path(output).parent.mkdir(parents=True, exist_ok=True)
         Path(output).write_text(json.dumps(results, indent=2))
@@ -896,8 +1158,10 @@ def _size_suffix(size):
 
 def id_range_of(bench, database):
     """(first customer id, count) of the seeded customers, for spreading get_customer over the data."""
-    code = ("from customers.models import Customer; from django.db.models import Min, Count; "
-            "r = Customer.objects.aggregate(a=Min('id'), n=Count('id')); print(r['a'], r['n'])")
+    code = (
+        "from customers.models import Customer; from django.db.models import Min, Count; "
+        "r = Customer.objects.aggregate(a=Min('id'), n=Count('id')); print(r['a'], r['n'])"
+    )
     output = bench.manage(database, "shell", "-c", code)
     first, count = output.split()[-2:]
     return int(first), int(count)

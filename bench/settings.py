@@ -15,7 +15,10 @@ from config.settings import INSTALLED_APPS, MCP_BRIDGE
 
 MCP_BRIDGE = {
     **MCP_BRIDGE,
-    "THROTTLE_RATES": {**MCP_BRIDGE["THROTTLE_RATES"], "credential": os.environ.get("BENCH_CALL_RATE", "100000000/min")},
+    "THROTTLE_RATES": {
+        **MCP_BRIDGE["THROTTLE_RATES"],
+        "credential": os.environ.get("BENCH_CALL_RATE", "100000000/min"),
+    },
 }
 
 INSTALLED_APPS = [*INSTALLED_APPS, "bench"]

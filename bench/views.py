@@ -107,9 +107,10 @@ def search_customers(request):
     if not {"pk", "-pk", "id", "-id"} & set(ordering):
         ordering.append("-pk")
     offset = int(data.get("offset", 0))
-    rows = list(queryset.order_by(*ordering)[offset: offset + PAGE_SIZE + 1])
-    serializer = _serializer_class()(rows[:PAGE_SIZE], many=True,
-                                     context={"request": request, "admin_site": model_admin.admin_site})
+    rows = list(queryset.order_by(*ordering)[offset : offset + PAGE_SIZE + 1])
+    serializer = _serializer_class()(
+        rows[:PAGE_SIZE], many=True, context={"request": request, "admin_site": model_admin.admin_site}
+    )
     return _json({"items": serializer.data, "next_offset": offset + PAGE_SIZE if len(rows) > PAGE_SIZE else None})
 
 
@@ -120,8 +121,13 @@ def tools_list(request):
     if user is None:
         return _json({"error": "unauthorized"}, 401)
     tools = [
-        {"name": tool.name, "title": tool.title, "description": tool.description,
-         "inputSchema": tool.input_schema, "outputSchema": tool.output_schema}
+        {
+            "name": tool.name,
+            "title": tool.title,
+            "description": tool.description,
+            "inputSchema": tool.input_schema,
+            "outputSchema": tool.output_schema,
+        }
         for tool in mcp_site.registry.tools.values()
         if tool.has_permission(request)
     ]

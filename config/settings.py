@@ -136,9 +136,12 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # one is seen by all: Redis in production, a directory under VAR_DIR otherwise.
 CACHES = {
     "default": (
-        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": os.environ["REDIS_URL"],
-         # Redis connections per process: at least MCP_BRIDGE['MAX_CONCURRENT_REQUESTS'] (check W010).
-         "OPTIONS": {"max_connections": int(os.environ.get("REDIS_MAX_CONNECTIONS", 100))}}
+        {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": os.environ["REDIS_URL"],
+            # Redis connections per process: at least MCP_BRIDGE['MAX_CONCURRENT_REQUESTS'] (check W010).
+            "OPTIONS": {"max_connections": int(os.environ.get("REDIS_MAX_CONNECTIONS", 100))},
+        }
         if os.environ.get("REDIS_URL")
         else {"BACKEND": "django.core.cache.backends.filebased.FileBasedCache", "LOCATION": str(VAR_DIR / "cache")}
     )

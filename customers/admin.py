@@ -172,17 +172,19 @@ class RefundAdmin(McpAdminMixin, admin.ModelAdmin):
         # Lock the order so two refunds cannot both spend the same remaining amount.
         order = order_admin.get_queryset(request).select_for_update().filter(pk=data["order_id"]).first()
         if order is None:
-            raise ToolError(f"No order with id {data['order_id']} exists, or you may not see it. Use search_orders to find it.")
-        if order.status not in Order.REFUNDABLE:
             raise ToolError(
-                f"Order {order.pk} is {order.status}; only paid or shipped orders can be refunded."
+                f"No order with id {data['order_id']} exists, or you may not see it. Use search_orders to find it."
             )
+        if order.status not in Order.REFUNDABLE:
+            raise ToolError(f"Order {order.pk} is {order.status}; only paid or shipped orders can be refunded.")
         if amount > order.refundable_amount:
             raise ToolError(
                 f"Order {order.pk} has only {order.refundable_amount} EUR left to refund (total {order.total}, "
                 f"already refunded {order.refunded_total}). Refund at most {order.refundable_amount} EUR."
             )
-        refund = Refund(order=order, amount=amount, reason=data["reason"], note=data.get("note", ""), created_by=request.user)
+        refund = Refund(
+            order=order, amount=amount, reason=data["reason"], note=data.get("note", ""), created_by=request.user
+        )
         refund.full_clean()
         self.save_model(request, refund, None, False)
         self.log_addition(request, refund, [{"added": {}}])
@@ -190,15 +192,29 @@ class RefundAdmin(McpAdminMixin, admin.ModelAdmin):
         if order.refundable_amount == 0:
             order.status = Order.Status.REFUNDED
         order.save(update_fields=["refunded_total", "status"])
-        order_admin.log_change(request, order, [{"changed": {"fields": ["Refunded total", "Status"] if order.status == Order.Status.REFUNDED else ["Refunded total"]}}])
-        return RefundOutput({
-            "refund_id": refund.pk,
-            "order_id": order.pk,
-            "amount": amount,
-            "order_refunded_total": order.refunded_total,
-            "order_remaining": order.refundable_amount,
-            "order_status": order.status,
-        })
+        order_admin.log_change(
+            request,
+            order,
+            [
+                {
+                    "changed": {
+                        "fields": ["Refunded total", "Status"]
+                        if order.status == Order.Status.REFUNDED
+                        else ["Refunded total"]
+                    }
+                }
+            ],
+        )
+        return RefundOutput(
+            {
+                "refund_id": refund.pk,
+                "order_id": order.pk,
+                "amount": amount,
+                "order_refunded_total": order.refunded_total,
+                "order_remaining": order.refundable_amount,
+                "order_status": order.status,
+            }
+        )
 
     def save_model(self, request, obj, form, change):
         if not change and obj.created_by_id is None:

@@ -32,15 +32,33 @@ class Customer(models.Model):
     name = models.CharField(_("name"), max_length=200, db_index=True, help_text=_("Full name of the customer."))
     email = models.EmailField(_("email"), unique=True, help_text=_("Primary contact email; unique per customer."))
     phone = models.CharField(_("phone"), max_length=40, blank=True, help_text=_("Contact phone number."))
-    company = models.CharField(_("company"), max_length=200, blank=True, help_text=_("Company the customer buys for, if any."))
-    country = models.CharField(_("country"), max_length=2, choices=Country.choices, help_text=_("ISO 3166-1 country code."))
-    status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.LEAD, db_index=True,
-                              help_text=_("Lifecycle stage: lead (never bought), active or churned."))
-    lifetime_value = models.DecimalField(_("lifetime value"), max_digits=12, decimal_places=2, default=Decimal("0.00"),
-                                         help_text=_("Total paid minus refunds, in EUR."))
-    is_internal = models.BooleanField(_("internal account"), default=False,
-                                      help_text=_("Staff and test accounts; visible to superusers only."))
-    created = models.DateTimeField(_("created"), default=timezone.now, db_index=True, help_text=_("When the customer signed up."))
+    company = models.CharField(
+        _("company"), max_length=200, blank=True, help_text=_("Company the customer buys for, if any.")
+    )
+    country = models.CharField(
+        _("country"), max_length=2, choices=Country.choices, help_text=_("ISO 3166-1 country code.")
+    )
+    status = models.CharField(
+        _("status"),
+        max_length=10,
+        choices=Status.choices,
+        default=Status.LEAD,
+        db_index=True,
+        help_text=_("Lifecycle stage: lead (never bought), active or churned."),
+    )
+    lifetime_value = models.DecimalField(
+        _("lifetime value"),
+        max_digits=12,
+        decimal_places=2,
+        default=Decimal("0.00"),
+        help_text=_("Total paid minus refunds, in EUR."),
+    )
+    is_internal = models.BooleanField(
+        _("internal account"), default=False, help_text=_("Staff and test accounts; visible to superusers only.")
+    )
+    created = models.DateTimeField(
+        _("created"), default=timezone.now, db_index=True, help_text=_("When the customer signed up.")
+    )
 
     class Meta:
         verbose_name = _("customer")
@@ -66,15 +84,38 @@ class Order(models.Model):
 
     REFUNDABLE = (Status.PAID, Status.SHIPPED)
 
-    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="orders", verbose_name=_("customer"),
-                                 help_text=_("The customer who placed the order."))
-    status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.PENDING, db_index=True,
-                              help_text=_("Where the order is in its lifecycle."))
-    total = models.DecimalField(_("total"), max_digits=10, decimal_places=2, validators=[MinValueValidator(Decimal("0"))],
-                                help_text=_("Order total in EUR."))
-    refunded_total = models.DecimalField(_("refunded total"), max_digits=10, decimal_places=2, default=Decimal("0.00"),
-                                         help_text=_("Sum of refunds issued against this order, in EUR."))
-    created = models.DateTimeField(_("created"), default=timezone.now, db_index=True, help_text=_("When the order was placed."))
+    customer = models.ForeignKey(
+        Customer,
+        on_delete=models.CASCADE,
+        related_name="orders",
+        verbose_name=_("customer"),
+        help_text=_("The customer who placed the order."),
+    )
+    status = models.CharField(
+        _("status"),
+        max_length=10,
+        choices=Status.choices,
+        default=Status.PENDING,
+        db_index=True,
+        help_text=_("Where the order is in its lifecycle."),
+    )
+    total = models.DecimalField(
+        _("total"),
+        max_digits=10,
+        decimal_places=2,
+        validators=[MinValueValidator(Decimal("0"))],
+        help_text=_("Order total in EUR."),
+    )
+    refunded_total = models.DecimalField(
+        _("refunded total"),
+        max_digits=10,
+        decimal_places=2,
+        default=Decimal("0.00"),
+        help_text=_("Sum of refunds issued against this order, in EUR."),
+    )
+    created = models.DateTimeField(
+        _("created"), default=timezone.now, db_index=True, help_text=_("When the order was placed.")
+    )
 
     class Meta:
         verbose_name = _("order")
@@ -102,18 +143,42 @@ class SupportTicket(models.Model):
         HIGH = "high", _("High")
         URGENT = "urgent", _("Urgent")
 
-    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="tickets", verbose_name=_("customer"),
-                                 help_text=_("The customer who raised the ticket."))
+    customer = models.ForeignKey(
+        Customer,
+        on_delete=models.CASCADE,
+        related_name="tickets",
+        verbose_name=_("customer"),
+        help_text=_("The customer who raised the ticket."),
+    )
     subject = models.CharField(_("subject"), max_length=200, help_text=_("One-line summary of the problem."))
     body = models.TextField(_("body"), help_text=_("The customer's description, plus notes added by agents."))
-    status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.OPEN, db_index=True,
-                              help_text=_("open, pending (waiting on customer), resolved or closed."))
-    priority = models.CharField(_("priority"), max_length=10, choices=Priority.choices, default=Priority.NORMAL,
-                                help_text=_("How urgent the ticket is."))
-    assignee = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
-                                 related_name="assigned_tickets", verbose_name=_("assignee"),
-                                 help_text=_("Staff user working on the ticket, if any."))
-    created = models.DateTimeField(_("created"), default=timezone.now, db_index=True, help_text=_("When the ticket was opened."))
+    status = models.CharField(
+        _("status"),
+        max_length=10,
+        choices=Status.choices,
+        default=Status.OPEN,
+        db_index=True,
+        help_text=_("open, pending (waiting on customer), resolved or closed."),
+    )
+    priority = models.CharField(
+        _("priority"),
+        max_length=10,
+        choices=Priority.choices,
+        default=Priority.NORMAL,
+        help_text=_("How urgent the ticket is."),
+    )
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="assigned_tickets",
+        verbose_name=_("assignee"),
+        help_text=_("Staff user working on the ticket, if any."),
+    )
+    created = models.DateTimeField(
+        _("created"), default=timezone.now, db_index=True, help_text=_("When the ticket was opened.")
+    )
 
     class Meta:
         verbose_name = _("support ticket")
@@ -132,14 +197,32 @@ class Refund(models.Model):
         GOODWILL = "goodwill", _("Goodwill gesture")
         OTHER = "other", _("Other")
 
-    order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="refunds", verbose_name=_("order"),
-                              help_text=_("The order refunded."))
-    amount = models.DecimalField(_("amount"), max_digits=10, decimal_places=2,
-                                 validators=[MinValueValidator(Decimal("0.01"))], help_text=_("Refunded amount in EUR."))
-    reason = models.CharField(_("reason"), max_length=20, choices=Reason.choices, help_text=_("Why the refund was issued."))
+    order = models.ForeignKey(
+        Order,
+        on_delete=models.PROTECT,
+        related_name="refunds",
+        verbose_name=_("order"),
+        help_text=_("The order refunded."),
+    )
+    amount = models.DecimalField(
+        _("amount"),
+        max_digits=10,
+        decimal_places=2,
+        validators=[MinValueValidator(Decimal("0.01"))],
+        help_text=_("Refunded amount in EUR."),
+    )
+    reason = models.CharField(
+        _("reason"), max_length=20, choices=Reason.choices, help_text=_("Why the refund was issued.")
+    )
     note = models.TextField(_("note"), blank=True, help_text=_("Free-text explanation for the record."))
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+",
-                                   verbose_name=_("created by"), help_text=_("Who issued the refund."))
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("created by"),
+        help_text=_("Who issued the refund."),
+    )
     created = models.DateTimeField(_("created"), default=timezone.now, help_text=_("When the refund was issued."))
 
     class Meta:

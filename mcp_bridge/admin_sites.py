@@ -21,7 +21,9 @@ def registered_admins(admin_site):
     AdminSite has no public iterator over its registry, so every installed model is asked through the
     public is_registered()/get_model_admin() (start-up only).
     """
-    return [(model, admin_site.get_model_admin(model)) for model in apps.get_models() if admin_site.is_registered(model)]
+    return [
+        (model, admin_site.get_model_admin(model)) for model in apps.get_models() if admin_site.is_registered(model)
+    ]
 
 
 def mcp_admins():

@@ -7,10 +7,14 @@ should retry, and is told so (`ServiceUnavailable`). Errors that come from the r
 the failures they are.
 """
 
+from types import ModuleType
+
 from django.db import DatabaseError, InterfaceError, OperationalError, connections
 
 from .exceptions import ServiceUnavailable
 
+redis_exceptions: ModuleType | None
+kombu_exceptions: ModuleType | None
 try:
     from redis import exceptions as redis_exceptions
 except ImportError:  # the cache is not Redis

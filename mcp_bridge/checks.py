@@ -75,7 +75,9 @@ def check_model_admin(model_admin):
     opts = model_admin.model._meta
     operations = model_admin.mcp_operations
     if not isinstance(operations, (list, tuple)):
-        return errors + [checks.Error("The value of 'mcp_operations' must be a list or tuple.", obj=cls, id="mcp_bridge.E001")]
+        return errors + [
+            checks.Error("The value of 'mcp_operations' must be a list or tuple.", obj=cls, id="mcp_bridge.E001")
+        ]
     for operation in operations:
         if operation not in OPERATIONS:
             errors.append(as_check_message(unknown_operation_error(model_admin, operation)))
@@ -85,19 +87,26 @@ def check_model_admin(model_admin):
             try:
                 opts.get_field(name)
             except FieldDoesNotExist:
-                errors.append(checks.Error(
-                    f"The value of '{option}[{index}]' refers to {name!r}, which is not a field of '{opts.label}'.",
-                    hint=f"Fields of {opts.label}: {', '.join(f.name for f in opts.get_fields() if f.concrete)}.",
-                    obj=cls, id="mcp_bridge.E003",
-                ))
+                errors.append(
+                    checks.Error(
+                        f"The value of '{option}[{index}]' refers to {name!r}, which is not a field of '{opts.label}'.",
+                        hint=f"Fields of {opts.label}: {', '.join(f.name for f in opts.get_fields() if f.concrete)}.",
+                        obj=cls,
+                        id="mcp_bridge.E003",
+                    )
+                )
     for name in model_admin.mcp_actions:
         if model_admin.get_action(name) is None:
             errors.append(as_check_message(unknown_action_error(model_admin, name)))
     if "search" in operations and not model_admin.search_fields and not model_admin.list_filter:
-        errors.append(checks.Warning(
-            f"{cls.__qualname__} exposes 'search' without search_fields or list_filter, so callers can only page.",
-            hint="Add search_fields and/or list_filter to the ModelAdmin.", obj=cls, id="mcp_bridge.W002",
-        ))
+        errors.append(
+            checks.Warning(
+                f"{cls.__qualname__} exposes 'search' without search_fields or list_filter, so callers can only page.",
+                hint="Add search_fields and/or list_filter to the ModelAdmin.",
+                obj=cls,
+                id="mcp_bridge.W002",
+            )
+        )
     return errors
 
 
@@ -107,17 +116,21 @@ def check_schema_hooks(model_admin):
     cls = type(model_admin)
     for name in SCHEMA_HOOKS:
         parameters = [
-            parameter.name for parameter in inspect.signature(getattr(model_admin, name)).parameters.values()
+            parameter.name
+            for parameter in inspect.signature(getattr(model_admin, name)).parameters.values()
             if parameter.kind not in (parameter.VAR_POSITIONAL, parameter.VAR_KEYWORD)
         ]
         if parameters:
-            errors.append(checks.Error(
-                f"{cls.__qualname__}.{name}() takes {', '.join(map(repr, parameters))}, but it is called once at "
-                "start-up, without a request: the tool schemas it shapes are the same for every caller.",
-                hint=f"Remove the parameter from {name}(); narrow what a caller sees or may do per request in "
-                "get_mcp_queryset(request) or the has_*_permission(request) methods.",
-                obj=cls, id="mcp_bridge.E011",
-            ))
+            errors.append(
+                checks.Error(
+                    f"{cls.__qualname__}.{name}() takes {', '.join(map(repr, parameters))}, but it is called once at "
+                    "start-up, without a request: the tool schemas it shapes are the same for every caller.",
+                    hint=f"Remove the parameter from {name}(); narrow what a caller sees or may do per request in "
+                    "get_mcp_queryset(request) or the has_*_permission(request) methods.",
+                    obj=cls,
+                    id="mcp_bridge.E011",
+                )
+            )
     return errors
 
 
@@ -133,13 +146,16 @@ def check_writable_relations(exposure):
             continue
         related = relation.queryset.model._meta.label
         if model_admin_for(exposure.admin_site, relation.queryset.model) is None:
-            errors.append(checks.Error(
-                f"{type(model_admin).__qualname__} lets MCP callers set {name!r}, a relation to '{related}', which the "
-                f"admin site {exposure.admin_site.name!r} does not register, so no {related} can be chosen.",
-                hint=f"Register {related} in that admin site (its get_queryset() decides which rows callers may "
-                f"choose), or remove {name!r} from mcp_write_fields.",
-                obj=type(model_admin), id="mcp_bridge.E007",
-            ))
+            errors.append(
+                checks.Error(
+                    f"{type(model_admin).__qualname__} lets MCP callers set {name!r}, a relation to '{related}', which the "
+                    f"admin site {exposure.admin_site.name!r} does not register, so no {related} can be chosen.",
+                    hint=f"Register {related} in that admin site (its get_queryset() decides which rows callers may "
+                    f"choose), or remove {name!r} from mcp_write_fields.",
+                    obj=type(model_admin),
+                    id="mcp_bridge.E007",
+                )
+            )
     return errors
 
 
@@ -158,25 +174,35 @@ def check_annotations(app_configs=None, **kwargs):
     for exposure in registry.exposures.values():
         messages += check_writable_relations(exposure)
         for entry in exposure.skipped_filters:
-            messages.append(checks.Warning(
-                f"list_filter entry {entry!r} of {type(exposure.model_admin).__qualname__} is not a model field path, "
-                "so search tools cannot offer it as a filter.",
-                hint="Use field paths in list_filter, or accept that MCP callers cannot filter on it.",
-                obj=type(exposure.model_admin), id="mcp_bridge.W001",
-            ))
+            messages.append(
+                checks.Warning(
+                    f"list_filter entry {entry!r} of {type(exposure.model_admin).__qualname__} is not a model field path, "
+                    "so search tools cannot offer it as a filter.",
+                    hint="Use field paths in list_filter, or accept that MCP callers cannot filter on it.",
+                    obj=type(exposure.model_admin),
+                    id="mcp_bridge.W001",
+                )
+            )
     for tool in registry.tools.values():
         owner = registry.tool_owners[tool.name]
         if len(tool.description) < 40:
-            messages.append(checks.Warning(
-                f"Tool {tool.name!r} has a short description ({len(tool.description)} characters).",
-                hint="Say what it does, when to use it, what it returns and its limits.", obj=owner, id="mcp_bridge.W003",
-            ))
+            messages.append(
+                checks.Warning(
+                    f"Tool {tool.name!r} has a short description ({len(tool.description)} characters).",
+                    hint="Say what it does, when to use it, what it returns and its limits.",
+                    obj=owner,
+                    id="mcp_bridge.W003",
+                )
+            )
         if not tool.read_only and tool.kind == "custom" and not getattr(tool, "permissions", ()):
-            messages.append(checks.Warning(
-                f"Write tool {tool.name!r} requires no model permission, only its per-tool grant.",
-                hint="Pass permissions=('change',) or an 'app_label.codename' so the admin's permissions apply too.",
-                obj=owner, id="mcp_bridge.W004",
-            ))
+            messages.append(
+                checks.Warning(
+                    f"Write tool {tool.name!r} requires no model permission, only its per-tool grant.",
+                    hint="Pass permissions=('change',) or an 'app_label.codename' so the admin's permissions apply too.",
+                    obj=owner,
+                    id="mcp_bridge.W004",
+                )
+            )
     return messages + check_annotated_functions(registry)
 
 
@@ -190,7 +216,8 @@ def check_annotated_functions(registry):
             "not a method of an McpAdminMixin ModelAdmin registered in MCP_BRIDGE['ADMIN_SITES'], so it is not served.",
             hint="For a function that belongs to no model, use @mcp_bridge.site.tool or @mcp_bridge.site.prompt in an "
             "app's mcp.py; for a method, register its ModelAdmin (with McpAdminMixin) in one of the ADMIN_SITES.",
-            obj=func, id="mcp_bridge.W007",
+            obj=func,
+            id="mcp_bridge.W007",
         )
         for func in sorted(annotated_functions, key=describe)
         if func not in registry.annotated_functions
@@ -206,11 +233,13 @@ def check_settings(app_configs=None, **kwargs):
     for key in getattr(settings, "MCP_BRIDGE", {}):
         if key not in DEFAULTS:
             close = difflib.get_close_matches(key, DEFAULTS, n=1)
-            errors.append(checks.Error(
-                f"MCP_BRIDGE has the key {key!r}, which is not a setting of mcp_bridge.",
-                hint=f"Did you mean {close[0]!r}?" if close else f"The settings are: {', '.join(DEFAULTS)}.",
-                id="mcp_bridge.E006",
-            ))
+            errors.append(
+                checks.Error(
+                    f"MCP_BRIDGE has the key {key!r}, which is not a setting of mcp_bridge.",
+                    hint=f"Did you mean {close[0]!r}?" if close else f"The settings are: {', '.join(DEFAULTS)}.",
+                    id="mcp_bridge.E006",
+                )
+            )
     return errors
 
 
@@ -232,16 +261,23 @@ def check_authentication_backends(app_configs=None, **kwargs):
         return []
     path = model_backends[0]
     if backends[path] is ModelBackend:
-        hint = (f"Use 'mcp_bridge.backends.McpModelBackend' in place of {path!r}: it is a ModelBackend, so logins "
-                "and the admin work as before.")
+        hint = (
+            f"Use 'mcp_bridge.backends.McpModelBackend' in place of {path!r}: it is a ModelBackend, so logins "
+            "and the admin work as before."
+        )
     else:
-        hint = (f"Make mcp_bridge.backends.McpModelBackend the first base class of {path!r} (or, for a class you "
-                "cannot edit, list a subclass of both in its place).")
-    return [checks.Warning(
-        f"AUTHENTICATION_BACKENDS has {path!r} but no mcp_bridge.backends.McpModelBackend, so every MCP call loads "
-        "the caller's permissions from the database again instead of using the set mcp_bridge has already loaded.",
-        hint=hint, id="mcp_bridge.W012",
-    )]
+        hint = (
+            f"Make mcp_bridge.backends.McpModelBackend the first base class of {path!r} (or, for a class you "
+            "cannot edit, list a subclass of both in its place)."
+        )
+    return [
+        checks.Warning(
+            f"AUTHENTICATION_BACKENDS has {path!r} but no mcp_bridge.backends.McpModelBackend, so every MCP call loads "
+            "the caller's permissions from the database again instead of using the set mcp_bridge has already loaded.",
+            hint=hint,
+            id="mcp_bridge.W012",
+        )
+    ]
 
 
 # Backends whose entries other processes cannot see (or that keep nothing at all).
@@ -257,24 +293,33 @@ def check_cache(app_configs=None, **kwargs):
     alias = mcp_settings.CACHE_ALIAS
     config = settings.CACHES.get(alias)
     if config is None:
-        return [checks.Error(
-            f"MCP_BRIDGE['CACHE_ALIAS'] is {alias!r}, which is not a key of CACHES.",
-            hint=f"Use one of {', '.join(map(repr, settings.CACHES))}, or add {alias!r} to CACHES.", id="mcp_bridge.E005",
-        )]
+        return [
+            checks.Error(
+                f"MCP_BRIDGE['CACHE_ALIAS'] is {alias!r}, which is not a key of CACHES.",
+                hint=f"Use one of {', '.join(map(repr, settings.CACHES))}, or add {alias!r} to CACHES.",
+                id="mcp_bridge.E005",
+            )
+        ]
     backend = config.get("BACKEND", "")
     if backend in _DUMMY_CACHES:
-        return [checks.Warning(
-            f"The cache {alias!r} is a DummyCache: rate limits never trigger and permission sets are loaded on every call.",
-            hint="Point MCP_BRIDGE['CACHE_ALIAS'] at a real cache (Redis in production).", id="mcp_bridge.W005",
-        )]
+        return [
+            checks.Warning(
+                f"The cache {alias!r} is a DummyCache: rate limits never trigger and permission sets are loaded on every call.",
+                hint="Point MCP_BRIDGE['CACHE_ALIAS'] at a real cache (Redis in production).",
+                id="mcp_bridge.W005",
+            )
+        ]
     if backend in _PROCESS_LOCAL_CACHES:
-        return [checks.Warning(
-            f"The cache {alias!r} is local to each process: each process counts rate limits on its own, so several "
-            "processes together allow more calls than CALL_RATE and TOOL_RATES, and every call reads the access "
-            "generation from the database (one query) instead of the cache.",
-            hint="With more than one process (gunicorn workers, runmcp beside the server), use Redis, Memcached, the "
-            "database or a file cache for MCP_BRIDGE['CACHE_ALIAS'].", id="mcp_bridge.W006",
-        )]
+        return [
+            checks.Warning(
+                f"The cache {alias!r} is local to each process: each process counts rate limits on its own, so several "
+                "processes together allow more calls than CALL_RATE and TOOL_RATES, and every call reads the access "
+                "generation from the database (one query) instead of the cache.",
+                hint="With more than one process (gunicorn workers, runmcp beside the server), use Redis, Memcached, the "
+                "database or a file cache for MCP_BRIDGE['CACHE_ALIAS'].",
+                id="mcp_bridge.W006",
+            )
+        ]
     return []
 
 
@@ -302,7 +347,8 @@ def check_throttles(app_configs=None, **kwargs):
         classes = default_classes
         if tool.throttle_classes is not None:
             classes, errors = throttle_classes_of(
-                tool.throttle_classes, f"The value of 'throttle_classes{{index}}' of the tool {tool.name!r}",
+                tool.throttle_classes,
+                f"The value of 'throttle_classes{{index}}' of the tool {tool.name!r}",
                 obj=registry.tool_owners[tool.name],
             )
             messages += errors
@@ -312,14 +358,19 @@ def check_throttles(app_configs=None, **kwargs):
     for scope in configured.get("THROTTLE_RATES", {}):
         if scope not in read_scopes:
             close = difflib.get_close_matches(scope, read_scopes, n=1)
-            messages.append(checks.Warning(
-                f"MCP_BRIDGE['THROTTLE_RATES'] has a rate for the scope {scope!r}, which no throttle reads, so it "
-                "limits nothing.",
-                hint=f"Did you mean {close[0]!r}?" if close else (
-                    "A tool's scope is its throttle_scope, by default its name, and is read by ToolRateThrottle; "
-                    f"the scopes read now are: {', '.join(sorted(read_scopes)) or 'none'}."),
-                id="mcp_bridge.W013",
-            ))
+            messages.append(
+                checks.Warning(
+                    f"MCP_BRIDGE['THROTTLE_RATES'] has a rate for the scope {scope!r}, which no throttle reads, so it "
+                    "limits nothing.",
+                    hint=f"Did you mean {close[0]!r}?"
+                    if close
+                    else (
+                        "A tool's scope is its throttle_scope, by default its name, and is read by ToolRateThrottle; "
+                        f"the scopes read now are: {', '.join(sorted(read_scopes)) or 'none'}."
+                    ),
+                    id="mcp_bridge.W013",
+                )
+            )
     return messages
 
 
@@ -331,10 +382,13 @@ def check_throttle_rates(rates):
 
     hint = "Use '<calls>/<period>' with a period of s, sec, m, min, h, hour, d or day, e.g. '600/min', or None."
     if not isinstance(rates, dict):
-        return [checks.Error(
-            f"MCP_BRIDGE['THROTTLE_RATES'] must be a dict of scope: rate, not {type(rates).__name__}.",
-            hint="For example {'credential': '1200/min', 'issue_refund': '30/min'}.", id="mcp_bridge.E012",
-        )]
+        return [
+            checks.Error(
+                f"MCP_BRIDGE['THROTTLE_RATES'] must be a dict of scope: rate, not {type(rates).__name__}.",
+                hint="For example {'credential': '1200/min', 'issue_refund': '30/min'}.",
+                id="mcp_bridge.E012",
+            )
+        ]
     errors = []
     for scope, rate in rates.items():
         try:
@@ -355,12 +409,17 @@ def throttle_classes_of(entries, setting, obj):
     from .throttling import BaseThrottle
 
     hint = "List subclasses of mcp_bridge.throttling.BaseThrottle, such as CredentialRateThrottle" + (
-        " (or their import paths)." if obj is None else " (the classes themselves, not import paths).")
+        " (or their import paths)." if obj is None else " (the classes themselves, not import paths)."
+    )
     if not isinstance(entries, (list, tuple)):
-        return [], [checks.Error(
-            f"{setting.format(index='')} must be a list or tuple, not {type(entries).__name__}.",
-            hint=hint, obj=obj, id="mcp_bridge.E013",
-        )]
+        return [], [
+            checks.Error(
+                f"{setting.format(index='')} must be a list or tuple, not {type(entries).__name__}.",
+                hint=hint,
+                obj=obj,
+                id="mcp_bridge.E013",
+            )
+        ]
     classes, errors = [], []
     for index, entry in enumerate(entries):
         where = setting.format(index=f"[{index}]")
@@ -369,17 +428,26 @@ def throttle_classes_of(entries, setting, obj):
             try:
                 value = import_string(entry)
             except ImportError as error:
-                errors.append(checks.Error(
-                    f"{where} is {entry!r}, which cannot be imported: {error}.",
-                    hint=hint, obj=obj, id="mcp_bridge.E013",
-                ))
+                errors.append(
+                    checks.Error(
+                        f"{where} is {entry!r}, which cannot be imported: {error}.",
+                        hint=hint,
+                        obj=obj,
+                        id="mcp_bridge.E013",
+                    )
+                )
                 continue
         if isinstance(value, type) and issubclass(value, BaseThrottle):
             classes.append(value)
         else:
-            errors.append(checks.Error(
-                f"{where} is {entry!r}, which is not a throttle class.", hint=hint, obj=obj, id="mcp_bridge.E013",
-            ))
+            errors.append(
+                checks.Error(
+                    f"{where} is {entry!r}, which is not a throttle class.",
+                    hint=hint,
+                    obj=obj,
+                    id="mcp_bridge.E013",
+                )
+            )
     return classes, errors
 
 

@@ -90,7 +90,9 @@ class McpSettings:
         try:
             return import_string(dotted_path)
         except ImportError as exc:
-            raise ImportError(f"Could not import {dotted_path!r} for MCP_BRIDGE setting {setting_name!r}: {exc}") from exc
+            raise ImportError(
+                f"Could not import {dotted_path!r} for MCP_BRIDGE setting {setting_name!r}: {exc}"
+            ) from exc
 
     def reload(self):
         self._cache.clear()

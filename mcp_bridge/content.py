@@ -1,7 +1,7 @@
 """Content blocks a tool or prompt may return besides JSON: images, audio, embedded resources, links.
 
-    from mcp_bridge.content import Image, Text
-    return [Text("The chart:"), Image(png_bytes, "image/png")]
+from mcp_bridge.content import Image, Text
+return [Text("The chart:"), Image(png_bytes, "image/png")]
 """
 
 import base64
@@ -74,8 +74,9 @@ class ResourceLink:
     description: str | None = None
 
     def to_mcp(self):
-        return types.ResourceLink(type="resource_link", uri=self.uri, name=self.name, mime_type=self.mime_type,
-                                  description=self.description)
+        return types.ResourceLink(
+            type="resource_link", uri=self.uri, name=self.name, mime_type=self.mime_type, description=self.description
+        )
 
 
 BLOCK_TYPES = (Text, Image, Audio, EmbeddedResource, ResourceLink)

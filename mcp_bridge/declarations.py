@@ -18,7 +18,9 @@ def check_name(kind, name, *, owner, example):
     if not NAME_RE.match(name):
         raise AnnotationError(
             f"{kind} name {name!r} must be snake_case: lowercase letters, digits and underscores, at most 64 characters.",
-            id="mcp_bridge.E103", obj=owner, hint=f"Name it with the name= option, e.g. name={example!r}.",
+            id="mcp_bridge.E103",
+            obj=owner,
+            hint=f"Name it with the name= option, e.g. name={example!r}.",
         )
 
 
@@ -26,7 +28,9 @@ def check_description(subject, description, *, owner, content):
     """Raise AnnotationError (mcp_bridge.E104) if *subject* ("Tool 'x'") has no description; *content* says what one holds."""
     if not description:
         raise AnnotationError(
-            f"{subject} has no description.", id="mcp_bridge.E104", obj=owner,
+            f"{subject} has no description.",
+            id="mcp_bridge.E104",
+            obj=owner,
             hint=f"Pass description= or write a docstring: {content}.",
         )
 

@@ -6,7 +6,7 @@ from .declarations import naming
 
 #: Every function marked with @tool or @prompt. A registry build records the ones it serves, so a
 #: system check (mcp_bridge.W007) can name those no registered McpAdminMixin ModelAdmin carries.
-annotated_functions = WeakSet()
+annotated_functions: WeakSet = WeakSet()
 
 
 def annotate(function, attribute, options):
@@ -20,9 +20,22 @@ def annotate(function, attribute, options):
     return decorator if function is None else decorator(function)
 
 
-def tool(function=None, *, name=None, description=None, input_serializer=None, output_serializer=None,
-         permissions=(), read_only=False, destructive=None, idempotent=False, title=None, context=False,
-         throttle_scope=None, throttle_classes=None):
+def tool(
+    function=None,
+    *,
+    name=None,
+    description=None,
+    input_serializer=None,
+    output_serializer=None,
+    permissions=(),
+    read_only=False,
+    destructive=None,
+    idempotent=False,
+    title=None,
+    context=False,
+    throttle_scope=None,
+    throttle_classes=None,
+):
     """Mark a ModelAdmin method `(self, request, data)` as an MCP tool, like @admin.action.
 
     `permissions` names admin permissions ('change' calls has_change_permission) or full
@@ -32,26 +45,56 @@ def tool(function=None, *, name=None, description=None, input_serializer=None, o
     `throttle_scope` names the MCP_BRIDGE['THROTTLE_RATES'] entry its calls count against (default:
     the tool's name); `throttle_classes` replaces MCP_BRIDGE['THROTTLE_CLASSES'] for this tool.
     """
-    return annotate(function, "mcp_tool", {
-        "name": name, "description": description, "input_serializer": input_serializer,
-        "output_serializer": output_serializer, "permissions": tuple(permissions), "read_only": read_only,
-        "destructive": destructive, "idempotent": idempotent, "title": title, "context": context,
-        "throttle_scope": throttle_scope, "throttle_classes": throttle_classes,
-    })
+    return annotate(
+        function,
+        "mcp_tool",
+        {
+            "name": name,
+            "description": description,
+            "input_serializer": input_serializer,
+            "output_serializer": output_serializer,
+            "permissions": tuple(permissions),
+            "read_only": read_only,
+            "destructive": destructive,
+            "idempotent": idempotent,
+            "title": title,
+            "context": context,
+            "throttle_scope": throttle_scope,
+            "throttle_classes": throttle_classes,
+        },
+    )
 
 
-def prompt(function=None, *, name=None, description=None, title=None, arguments=(), requires_tools=(), complete=None,
-           context=False):
+def prompt(
+    function=None,
+    *,
+    name=None,
+    description=None,
+    title=None,
+    arguments=(),
+    requires_tools=(),
+    complete=None,
+    context=False,
+):
     """Mark a ModelAdmin method `(self, request, **arguments)` as an MCP prompt.
 
     `arguments` is a sequence of (name, description, required) tuples. The prompt is listed only
     to callers who may call every tool in `requires_tools` (the workflow it guides).
     It returns a string (one user message) or a list of (role, text) pairs.
     """
-    return annotate(function, "mcp_prompt", {
-        "name": name, "description": description, "title": title, "arguments": tuple(arguments),
-        "requires_tools": tuple(requires_tools), "complete": complete, "context": context,
-    })
+    return annotate(
+        function,
+        "mcp_prompt",
+        {
+            "name": name,
+            "description": description,
+            "title": title,
+            "arguments": tuple(arguments),
+            "requires_tools": tuple(requires_tools),
+            "complete": complete,
+            "context": context,
+        },
+    )
 
 
 def action(function=None, *, description="", destructive=True, idempotent=False):

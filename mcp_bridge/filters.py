@@ -39,7 +39,11 @@ class ExactFilter(FieldFilter):
     def apply(self, queryset, arguments):
         if self.path in arguments:
             value = arguments[self.path]
-            return queryset.filter(**{self.path: value}) if value is not None else queryset.filter(**{f"{self.path}__isnull": True})
+            return (
+                queryset.filter(**{self.path: value})
+                if value is not None
+                else queryset.filter(**{f"{self.path}__isnull": True})
+            )
         return queryset
 
 
@@ -79,9 +83,9 @@ class DateRangeFilter(FieldFilter):
         if not is_datetime_field:
             return value.date()
         if timezone.is_naive(value):
-            value = timezone.make_aware(value, datetime.timezone.utc)
+            value = timezone.make_aware(value, datetime.UTC)
         try:
-            return value.astimezone(datetime.timezone.utc)
+            return value.astimezone(datetime.UTC)
         except OverflowError:
             raise ToolError(f"'{argument}' is outside the supported date range (got {raw!r}).") from None
 
@@ -112,9 +116,13 @@ def build_filter(model, path):
     if getattr(field, "flatchoices", None):
         values = [value for value, _ in field.flatchoices]
         kind = "integer" if all(isinstance(v, int) for v in values) else "string"
-        return ExactFilter(path, field, {"type": kind, "enum": values, "description": f"Only records with this {label}."})
+        return ExactFilter(
+            path, field, {"type": kind, "enum": values, "description": f"Only records with this {label}."}
+        )
     if isinstance(field, models.BooleanField):
-        return ExactFilter(path, field, {"type": "boolean", "description": f"Only records whose {label} is true (or false)."})
+        return ExactFilter(
+            path, field, {"type": "boolean", "description": f"Only records whose {label} is true (or false)."}
+        )
     if isinstance(field, (models.DateField, models.DateTimeField)):
         return DateRangeFilter(path, field)
     if field.is_relation:

@@ -26,14 +26,18 @@ def sync_tool_permissions(using=DEFAULT_DB_ALIAS, site=None, verbosity=0, apps=N
     site = site or default_site
     content_type = ContentType.objects.db_manager(using).get_for_model(Tool)
     existing = set(Tool.objects.using(using).values_list("name", flat=True))
-    existing_perms = set(Permission.objects.using(using).filter(content_type=content_type).values_list("codename", flat=True))
+    existing_perms = set(
+        Permission.objects.using(using).filter(content_type=content_type).values_list("codename", flat=True)
+    )
     new_tools, new_perms = [], []
     for name, tool in site.registry.tools.items():
         if name not in existing:
             new_tools.append(Tool(name=name, title=(tool.title or "")[:200], description=tool.description))
         codename = Tool.permission_codename(name)
         if codename not in existing_perms:
-            new_perms.append(Permission(content_type=content_type, codename=codename, name=f"Can call MCP tool {name}"[:255]))
+            new_perms.append(
+                Permission(content_type=content_type, codename=codename, name=f"Can call MCP tool {name}"[:255])
+            )
     Tool.objects.using(using).bulk_create(new_tools)
     Permission.objects.using(using).bulk_create(new_perms)
     if verbosity >= 2 and (new_tools or new_perms):

@@ -51,15 +51,20 @@ class ModelExposure:
         self.label_with_article = with_article(self.label)
         #: The names a tool's name, title and description formats use ('{singular}', '{label_plural}', ...).
         self.wording = {
-            "singular": self.singular, "plural": self.plural, "label": self.label,
-            "label_plural": self.label_plural, "label_with_article": self.label_with_article,
+            "singular": self.singular,
+            "plural": self.plural,
+            "label": self.label,
+            "label_plural": self.label_plural,
+            "label_with_article": self.label_with_article,
         }
         self.fields = list(model_admin.get_mcp_fields())
         self.redacted = [f for f in model_admin.mcp_redacted_fields if f in self.fields]
         self.write_fields = list(model_admin.get_mcp_write_fields())
         self.search_fields = [f.lstrip("^=@") for f in model_admin.search_fields]
         # Redacted values are masked and many-to-many values are lists: neither orders rows meaningfully.
-        self.orderable_fields = [f for f in self.fields if f not in self.redacted and not opts.get_field(f).many_to_many]
+        self.orderable_fields = [
+            f for f in self.fields if f not in self.redacted and not opts.get_field(f).many_to_many
+        ]
         read_only = [f for f in self.fields if f not in self.write_fields]
         self.serializer_class = model_admin.mcp_serializer_class or build_model_serializer(
             model, self.fields, read_only_fields=read_only, redacted_fields=self.redacted
@@ -143,7 +148,12 @@ class ModelTool(McpTool):
 
     def get_input_schema(self):
         """The object chosen by `id`; tools that take other arguments override this."""
-        return {"type": "object", "properties": {"id": self.id_argument()}, "required": ["id"], "additionalProperties": False}
+        return {
+            "type": "object",
+            "properties": {"id": self.id_argument()},
+            "required": ["id"],
+            "additionalProperties": False,
+        }
 
     def id_argument(self):
         return {**self.exposure.pk_schema, "description": self.wording(self.id_description_format)}
@@ -233,8 +243,10 @@ class SearchTool(ModelTool):
                 queryset = queryset.distinct()
         for flt in e.filters:
             queryset = flt.apply(queryset, arguments)
-        ordering = [arguments["ordering"]] if arguments.get("ordering") else list(
-            self.model_admin.get_ordering(request) or e.opts.ordering or ["-pk"]
+        ordering = (
+            [arguments["ordering"]]
+            if arguments.get("ordering")
+            else list(self.model_admin.get_ordering(request) or e.opts.ordering or ["-pk"])
         )
         if not {"pk", "-pk", e.opts.pk.name, f"-{e.opts.pk.name}"} & set(ordering):
             ordering.append("-pk")  # a total order, so pages never overlap or skip
@@ -242,7 +254,7 @@ class SearchTool(ModelTool):
             queryset, relevance = rank_by_relevance(queryset, self.model_admin.get_search_fields(request), query)
             ordering = relevance + ordering
         page_size = arguments.get("page_size", mcp_settings.PAGE_SIZE)
-        rows = list(queryset.order_by(*ordering)[offset: offset + page_size + 1])
+        rows = list(queryset.order_by(*ordering)[offset : offset + page_size + 1])
         has_more = len(rows) > page_size
         rows = rows[:page_size]
         return {
@@ -350,8 +362,10 @@ class UpdateTool(WriteTool):
 
     def get_input_schema(self):
         schema = input_schema(
-            self.exposure.write_serializer_class(), partial=True,
-            extra_properties={"id": self.id_argument()}, extra_required=["id"],
+            self.exposure.write_serializer_class(),
+            partial=True,
+            extra_properties={"id": self.id_argument()},
+            extra_required=["id"],
         )
         schema["minProperties"] = 2  # the id and at least one field to change
         return schema
@@ -380,8 +394,11 @@ class DeleteTool(WriteTool):
             "properties": {
                 "deleted": {"type": "boolean"},
                 "id": as_output_schema(self.exposure.pk_schema),
-                "also_deleted": {"type": "object", "additionalProperties": {"type": "integer"},
-                                 "description": "Related records deleted with it, by kind."},
+                "also_deleted": {
+                    "type": "object",
+                    "additionalProperties": {"type": "integer"},
+                    "description": "Related records deleted with it, by kind.",
+                },
             },
             "required": ["deleted", "id", "also_deleted"],
         }
@@ -410,7 +427,9 @@ def unknown_action_error(model_admin, action_name):
     """The error for an `mcp_actions` entry that is not one of the admin's actions (mcp_bridge.E004)."""
     return AnnotationError(
         f"The value of 'mcp_actions' contains {action_name!r}, which is not an action of {type(model_admin).__qualname__}.",
-        id="mcp_bridge.E004", obj=type(model_admin), hint="List the action in the ModelAdmin's `actions` first.",
+        id="mcp_bridge.E004",
+        obj=type(model_admin),
+        hint="List the action in the ModelAdmin's `actions` first.",
     )
 
 
@@ -425,21 +444,35 @@ def action_options(model_admin, action_name, func):
     action = f"The MCP annotation (mcp_action) of the action {action_name!r} of {type(model_admin).__qualname__}"
     usage = "Annotate the action with @mcp_bridge.action(description=..., destructive=..., idempotent=...)."
     if not isinstance(declared, dict):
-        raise AnnotationError(f"{action} must be a dict, not {type(declared).__name__}.",
-                              id="mcp_bridge.E111", obj=type(model_admin), hint=usage)
+        raise AnnotationError(
+            f"{action} must be a dict, not {type(declared).__name__}.",
+            id="mcp_bridge.E111",
+            obj=type(model_admin),
+            hint=usage,
+        )
     unknown = sorted(set(declared) - set(ACTION_OPTIONS), key=str)
     if unknown:
         raise AnnotationError(
-            f"{action} has the unknown key(s) {', '.join(map(repr, unknown))}.", id="mcp_bridge.E110",
-            obj=type(model_admin), hint=f"Use only {', '.join(map(repr, ACTION_OPTIONS))}. " + usage,
+            f"{action} has the unknown key(s) {', '.join(map(repr, unknown))}.",
+            id="mcp_bridge.E110",
+            obj=type(model_admin),
+            hint=f"Use only {', '.join(map(repr, ACTION_OPTIONS))}. " + usage,
         )
     for key in ("destructive", "idempotent"):
         if not isinstance(declared.get(key, False), bool):
-            raise AnnotationError(f"{action} sets {key!r} to {declared[key]!r}; it must be True or False.",
-                                  id="mcp_bridge.E111", obj=type(model_admin), hint=usage)
+            raise AnnotationError(
+                f"{action} sets {key!r} to {declared[key]!r}; it must be True or False.",
+                id="mcp_bridge.E111",
+                obj=type(model_admin),
+                hint=usage,
+            )
     if not isinstance(declared.get("description", ""), (str, Promise)):
-        raise AnnotationError(f"{action} sets 'description' to {declared['description']!r}; it must be text.",
-                              id="mcp_bridge.E111", obj=type(model_admin), hint=usage)
+        raise AnnotationError(
+            f"{action} sets 'description' to {declared['description']!r}; it must be text.",
+            id="mcp_bridge.E111",
+            obj=type(model_admin),
+            hint=usage,
+        )
     options = {**ACTION_OPTIONS, **declared}
     options["description"] = str(options["description"]).strip()
     return options
@@ -533,7 +566,9 @@ class ActionTool(ModelTool):
             )
         response = self.func(self.model_admin, request, queryset)
         if isinstance(response, HttpResponseBase):
-            raise ToolError(f"The action '{self.action_name}' needs its confirmation page in the Django admin; it cannot run over MCP.")
+            raise ToolError(
+                f"The action '{self.action_name}' needs its confirmation page in the Django admin; it cannot run over MCP."
+            )
         return {"ids": ids, "messages": request.messages_text()}
 
 

@@ -9,10 +9,14 @@ from .exceptions import ToolError
 class McpPrompt(Declaration):
     """A prompt from a function `(request, **arguments)` (see decorators.prompt for the options)."""
 
-    def __init__(self, func, *, name, description, title=None, arguments=(), requires_tools=(), complete=None, context=False):
+    def __init__(
+        self, func, *, name, description, title=None, arguments=(), requires_tools=(), complete=None, context=False
+    ):
         owner = type(func.__self__) if inspect.ismethod(func) else func  # a ModelAdmin class, or the function
         check_name("Prompt", name, owner=owner, example="customer_review")
-        check_description(f"Prompt {name!r}", description, owner=owner, content="what the prompt guides the model to do")
+        check_description(
+            f"Prompt {name!r}", description, owner=owner, content="what the prompt guides the model to do"
+        )
         super().__init__(func, name=name, title=title, description=description)
         self.arguments = [
             {"name": a[0], "description": a[1] if len(a) > 1 else "", "required": bool(a[2]) if len(a) > 2 else True}
@@ -38,7 +42,9 @@ class McpPrompt(Declaration):
         known = {a["name"] for a in self.arguments}
         unknown = sorted(set(arguments) - known)
         if unknown:
-            raise ToolError(f"Unknown argument(s) {', '.join(unknown)} for prompt {self.name}; it takes: {', '.join(sorted(known)) or 'none'}.")
+            raise ToolError(
+                f"Unknown argument(s) {', '.join(unknown)} for prompt {self.name}; it takes: {', '.join(sorted(known)) or 'none'}."
+            )
         missing = [a["name"] for a in self.arguments if a["required"] and not arguments.get(a["name"])]
         if missing:
             raise ToolError(f"Prompt {self.name} needs argument(s): {', '.join(missing)}.")

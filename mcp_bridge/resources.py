@@ -22,9 +22,7 @@ class ModelResourceTemplate:
         self.uri_template = f"{app}://{exposure.singular}/{{id}}"
         self.name = exposure.singular
         self.title = exposure.label.capitalize()
-        self.description = (
-            f"One {exposure.label} as JSON, with the same fields and permissions as {get_tool.name}."
-        )
+        self.description = f"One {exposure.label} as JSON, with the same fields and permissions as {get_tool.name}."
         self.pattern = re.compile(rf"^{re.escape(app)}://{re.escape(exposure.singular)}/(?P<id>[^/?#]+)$")
 
     def __repr__(self):
@@ -95,7 +93,9 @@ class RelatedResourceTemplate(ModelResourceTemplate):
         child_admin = self.child.model_admin
         ordering = child_admin.get_ordering(request) or self.child.opts.ordering or ["-pk"]
         rows = list(
-            self.child.queryset(request).filter(**{self.field_name: parent}).order_by(*ordering)[: mcp_settings.MAX_PAGE_SIZE]
+            self.child.queryset(request)
+            .filter(**{self.field_name: parent})
+            .order_by(*ordering)[: mcp_settings.MAX_PAGE_SIZE]
         )
         return {"items": self.child.serialize(request, rows, many=True)}
 
@@ -108,7 +108,8 @@ def find_reverse_relation(model_admin, accessor):
             return rel
     raise AnnotationError(
         f"The value of 'mcp_related_resources' contains {accessor!r}, which is not a reverse relation of '{opts.label}'.",
-        id="mcp_bridge.E008", obj=type(model_admin),
+        id="mcp_bridge.E008",
+        obj=type(model_admin),
         hint=f"Reverse relations of {opts.label}: {', '.join(r.get_accessor_name() for r in opts.related_objects) or 'none'}.",
     )
 
@@ -152,7 +153,7 @@ class CustomResourceTemplate(CustomResource):
         self.completer = complete
         pattern, position = "", 0
         for found in re.finditer(r"\{([a-zA-Z_][a-zA-Z0-9_]*)\}", uri_template):
-            pattern += re.escape(uri_template[position:found.start()]) + f"(?P<{found.group(1)}>[^/?#]+)"
+            pattern += re.escape(uri_template[position : found.start()]) + f"(?P<{found.group(1)}>[^/?#]+)"
             position = found.end()
         self.pattern = re.compile("^" + pattern + re.escape(uri_template[position:]) + "$")
 

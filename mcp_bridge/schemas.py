@@ -26,8 +26,19 @@ DECIMAL_PATTERN = r"^-?[0-9]+(\.[0-9]+)?$"
 
 # Keywords that assert something about a value which a stored row may not satisfy.
 OUTPUT_ASSERTIONS = (
-    "format", "pattern", "minLength", "maxLength", "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum",
-    "multipleOf", "enum", "minItems", "maxItems", "uniqueItems",
+    "format",
+    "pattern",
+    "minLength",
+    "maxLength",
+    "minimum",
+    "maximum",
+    "exclusiveMinimum",
+    "exclusiveMaximum",
+    "multipleOf",
+    "enum",
+    "minItems",
+    "maxItems",
+    "uniqueItems",
 )
 FORMAT_DESCRIPTIONS = {
     "date-time": 'An ISO 8601 date and time, e.g. "2026-01-31T09:30:00Z".',
@@ -40,8 +51,18 @@ FORMAT_DESCRIPTIONS = {
     "ipv6": "An IPv6 address.",
 }
 # Keywords whose value is a schema, a list of schemas, or a mapping of names to schemas.
-_SUBSCHEMA = ("items", "additionalProperties", "not", "contains", "if", "then", "else", "unevaluatedItems",
-              "unevaluatedProperties", "propertyNames")
+_SUBSCHEMA = (
+    "items",
+    "additionalProperties",
+    "not",
+    "contains",
+    "if",
+    "then",
+    "else",
+    "unevaluatedItems",
+    "unevaluatedProperties",
+    "propertyNames",
+)
 _SUBSCHEMA_LISTS = ("allOf", "anyOf", "oneOf", "prefixItems")
 _SUBSCHEMA_MAPS = ("properties", "patternProperties", "$defs", "dependentSchemas")
 
@@ -109,7 +130,11 @@ def _decimal_example(field):
 
 def field_schema(field, *, for_input):
     """Return the JSON Schema of one serializer field (for output: see `as_output_schema`)."""
-    if isinstance(field, serializers.PrimaryKeyRelatedField) and field.queryset is None and getattr(field.parent, "Meta", None):
+    if (
+        isinstance(field, serializers.PrimaryKeyRelatedField)
+        and field.queryset is None
+        and getattr(field.parent, "Meta", None)
+    ):
         # A read-only relation has no queryset for DRF to infer from; the id has the related pk's type.
         schema = _related_pk_schema(field)
     else:
@@ -137,7 +162,9 @@ def field_schema(field, *, for_input):
     schema = _nullable(schema)
     if for_input:
         return schema
-    if isinstance(field, serializers.DecimalField) and getattr(field, "coerce_to_string", api_settings.COERCE_DECIMAL_TO_STRING):
+    if isinstance(field, serializers.DecimalField) and getattr(
+        field, "coerce_to_string", api_settings.COERCE_DECIMAL_TO_STRING
+    ):
         _with_description(schema, f'An exact decimal string, e.g. "{_decimal_example(field)}".')
     return as_output_schema(schema)
 

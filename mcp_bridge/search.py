@@ -26,7 +26,9 @@ RELEVANCE = "mcp_search_relevance"
 def check_search_terms(value, *, argument="query"):
     """Raise ToolError unless *value* is a bounded free-text search (length and word count)."""
     if len(value) > MAX_SEARCH_LENGTH:
-        raise ToolError(f"'{argument}' must be at most {MAX_SEARCH_LENGTH} characters long; use a few distinctive words.")
+        raise ToolError(
+            f"'{argument}' must be at most {MAX_SEARCH_LENGTH} characters long; use a few distinctive words."
+        )
     words = list(smart_split(value))
     if len(words) > MAX_SEARCH_WORDS:
         raise ToolError(
@@ -50,12 +52,14 @@ def rank_by_relevance(queryset, search_fields, query):
         return queryset, []
     # The whole query as the admin reads it: words in order, quotes around phrases removed.
     phrase = " ".join(
-        unescape_string_literal(word) if word.startswith(("\"", "'")) and word[0] == word[-1] else word
+        unescape_string_literal(word) if word.startswith(('"', "'")) and word[0] == word[-1] else word
         for word in smart_split(query)
     )
     exact = reduce(or_, (Q(**{f"{path}__iexact": phrase}) for path in paths))
     prefix = reduce(or_, (Q(**{f"{path}__istartswith": phrase}) for path in paths))
-    relevance = Case(When(exact, then=Value(0)), When(prefix, then=Value(1)), default=Value(2), output_field=IntegerField())
+    relevance = Case(
+        When(exact, then=Value(0)), When(prefix, then=Value(1)), default=Value(2), output_field=IntegerField()
+    )
     return queryset.alias(**{RELEVANCE: relevance}), [RELEVANCE]
 
 

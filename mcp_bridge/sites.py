@@ -41,7 +41,9 @@ def unknown_operation_error(model_admin, operation):
     """The error for an `mcp_operations` entry that is not an operation (mcp_bridge.E002)."""
     return AnnotationError(
         f"The value of 'mcp_operations' contains {operation!r}, which is not an operation.",
-        id="mcp_bridge.E002", obj=type(model_admin), hint=f"Use any of {', '.join(OPERATIONS)}.",
+        id="mcp_bridge.E002",
+        obj=type(model_admin),
+        hint=f"Use any of {', '.join(OPERATIONS)}.",
     )
 
 
@@ -65,7 +67,8 @@ class Registry:
             raise AnnotationError(
                 f"Two MCP tools are named {tool.name!r}: one from {describe(self.tool_owners[tool.name])}, "
                 f"one from {describe(owner)}.",
-                id="mcp_bridge.E101", obj=owner,
+                id="mcp_bridge.E101",
+                obj=owner,
                 hint="Rename one with the name= option (or mcp_name / mcp_name_plural on the ModelAdmin).",
             )
         self.tools[tool.name] = tool
@@ -76,7 +79,9 @@ class Registry:
             raise AnnotationError(
                 f"Two MCP prompts are named {prompt.name!r}: one from {describe(self.prompt_owners[prompt.name])}, "
                 f"one from {describe(owner)}.",
-                id="mcp_bridge.E102", obj=owner, hint="Rename one with the name= option.",
+                id="mcp_bridge.E102",
+                obj=owner,
+                hint="Rename one with the name= option.",
             )
         self.prompts[prompt.name] = prompt
         self.prompt_owners[prompt.name] = owner
@@ -88,7 +93,8 @@ class Registry:
             if missing:
                 raise AnnotationError(
                     f"Prompt {name!r} requires the tool(s) {', '.join(map(repr, missing))}, which do not exist.",
-                    id="mcp_bridge.E106", obj=self.prompt_owners[name],
+                    id="mcp_bridge.E106",
+                    obj=self.prompt_owners[name],
                     hint="List only tools the registry has in requires_tools (see manage.py mcp_inspect).",
                 )
 
@@ -182,7 +188,9 @@ class McpSite:
                 member = getattr(admin_class, attribute, None)
                 options = getattr(member, "mcp_tool", None)
                 if options is not None:
-                    registry.add_tool(SerializerTool(getattr(model_admin, attribute), model_admin=model_admin, **options), admin_class)
+                    registry.add_tool(
+                        SerializerTool(getattr(model_admin, attribute), model_admin=model_admin, **options), admin_class
+                    )
                     registry.annotated_functions.add(member)
                 prompt_options = getattr(member, "mcp_prompt", None)
                 if prompt_options is not None:
@@ -210,7 +218,8 @@ class McpSite:
             raise AnnotationError(
                 f"The value of 'mcp_related_resources' contains {relation!r}, but {type(model_admin).__qualname__} "
                 "has no 'get' operation: a related resource's URI starts from one object.",
-                id="mcp_bridge.E009", obj=type(model_admin),
+                id="mcp_bridge.E009",
+                obj=type(model_admin),
                 hint="Add 'get' to mcp_operations, or remove mcp_related_resources.",
             )
         child = registry.exposures.get(rel.related_model)
@@ -219,7 +228,8 @@ class McpSite:
             raise AnnotationError(
                 f"The value of 'mcp_related_resources' contains {relation!r}, but {label} is not exposed with a "
                 "'search' operation.",
-                id="mcp_bridge.E010", obj=type(model_admin),
+                id="mcp_bridge.E010",
+                obj=type(model_admin),
                 hint=f"Register {label} with an McpAdminMixin ModelAdmin whose mcp_operations include 'search', "
                 f"or remove {relation!r}.",
             )

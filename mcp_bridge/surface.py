@@ -79,7 +79,12 @@ def _compare_object(where, old, new, changes, *, is_input):
         if name not in old_props:
             if is_input:
                 required = name in new_required
-                changes.append((MAJOR if required else MINOR, f"{where}: {'required' if required else 'optional'} parameter '{name}' added"))
+                changes.append(
+                    (
+                        MAJOR if required else MINOR,
+                        f"{where}: {'required' if required else 'optional'} parameter '{name}' added",
+                    )
+                )
             else:
                 changes.append((MINOR, f"{where}: result field '{name}' added"))
             continue
@@ -107,12 +112,18 @@ def diff(old, new):
             continue
         before = old_tools[name]
         _compare_object(f"{name} input", before["input_schema"], entry["input_schema"], changes, is_input=True)
-        _compare_object(f"{name} output", before.get("output_schema"), entry.get("output_schema"), changes, is_input=False)
+        _compare_object(
+            f"{name} output", before.get("output_schema"), entry.get("output_schema"), changes, is_input=False
+        )
         if before["description"] != entry["description"] or before.get("title") != entry.get("title"):
             changes.append((PATCH, f"{name}: description or title changed"))
         if before["annotations"] != entry["annotations"]:
-            changes.append((MAJOR if before["annotations"]["read_only"] and not entry["annotations"]["read_only"] else MINOR,
-                            f"{name}: annotations {before['annotations']} -> {entry['annotations']}"))
+            changes.append(
+                (
+                    MAJOR if before["annotations"]["read_only"] and not entry["annotations"]["read_only"] else MINOR,
+                    f"{name}: annotations {before['annotations']} -> {entry['annotations']}",
+                )
+            )
     old_templates, new_templates = set(old.get("resource_templates", [])), set(new.get("resource_templates", []))
     changes += [(MAJOR, f"resource template '{u}' removed") for u in sorted(old_templates - new_templates)]
     changes += [(MINOR, f"resource template '{u}' added") for u in sorted(new_templates - old_templates)]
@@ -126,7 +137,9 @@ def diff(old, new):
             breaking = set(old_args) - set(new_args) or any(
                 a["required"] and (n not in old_args or not old_args[n]["required"]) for n, a in new_args.items()
             )
-            changes.append((MAJOR if breaking else MINOR if old_args != new_args else PATCH, f"prompt '{name}' changed"))
+            changes.append(
+                (MAJOR if breaking else MINOR if old_args != new_args else PATCH, f"prompt '{name}' changed")
+            )
     return changes
 
 

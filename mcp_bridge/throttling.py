@@ -24,10 +24,16 @@ from .conf import mcp_settings
 
 #: The periods a rate may name: DRF's forms, and the words spelled out.
 PERIODS = {
-    "s": 1, "sec": 1, "second": 1,
-    "m": 60, "min": 60, "minute": 60,
-    "h": 3600, "hour": 3600,
-    "d": 86400, "day": 86400,
+    "s": 1,
+    "sec": 1,
+    "second": 1,
+    "m": 60,
+    "min": 60,
+    "minute": 60,
+    "h": 3600,
+    "hour": 3600,
+    "d": 86400,
+    "day": 86400,
 }
 PERIOD_WORDS = {1: "second", 60: "minute", 3600: "hour", 86400: "day"}
 
@@ -275,4 +281,3 @@ def check(throttles, request, tool, counts):
         throttle = max(refusals, key=lambda refusal: refusal.wait() or 0)
         wait = throttle.wait()
         raise Throttled(throttle.get_message(request, tool), None if wait is None else math.ceil(wait))
-

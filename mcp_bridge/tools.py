@@ -46,7 +46,9 @@ class ToolResult:
 
     def text(self):
         if self._text is None:
-            self._text = self.data if isinstance(self.data, str) else json.dumps(self.data, cls=JSONEncoder, ensure_ascii=False)
+            self._text = (
+                self.data if isinstance(self.data, str) else json.dumps(self.data, cls=JSONEncoder, ensure_ascii=False)
+            )
         return self._text
 
 
@@ -172,9 +174,16 @@ class McpTool:
                 is_error=True,
             )
         except (ProtectedError, RestrictedError) as exc:
-            related = sorted({str(obj._meta.verbose_name_plural) for obj in exc.protected_objects if hasattr(obj, "_meta")} if hasattr(exc, "protected_objects") else [])
+            related = sorted(
+                {str(obj._meta.verbose_name_plural) for obj in exc.protected_objects if hasattr(obj, "_meta")}
+                if hasattr(exc, "protected_objects")
+                else []
+            )
             detail = f" (related {', '.join(related)} protect it)" if related else ""
-            return ToolResult(f"{self.name}: cannot delete this object because other records depend on it{detail}. Remove or reassign them first.", is_error=True)
+            return ToolResult(
+                f"{self.name}: cannot delete this object because other records depend on it{detail}. Remove or reassign them first.",
+                is_error=True,
+            )
         except StatementTimeout as exc:
             logger.warning("Tool %s stopped: a database statement ran longer than %g s", self.name, exc.seconds)
             return ToolResult(
@@ -203,18 +212,39 @@ class SerializerTool(Declaration, McpTool):
     serializer or a model instance (serialized with `output_serializer`).
     """
 
-    def __init__(self, func, *, name, description, input_serializer=None, output_serializer=None, input_schema=None,
-                 output_schema=None, permissions=(), model_admin=None, title=None, read_only=False, destructive=None,
-                 idempotent=False, context=False, throttle_scope=None, throttle_classes=None):
+    def __init__(
+        self,
+        func,
+        *,
+        name,
+        description,
+        input_serializer=None,
+        output_serializer=None,
+        input_schema=None,
+        output_schema=None,
+        permissions=(),
+        model_admin=None,
+        title=None,
+        read_only=False,
+        destructive=None,
+        idempotent=False,
+        context=False,
+        throttle_scope=None,
+        throttle_classes=None,
+    ):
         owner = type(model_admin) if model_admin is not None else func  # what a system check names
         check_name("Tool", name, owner=owner, example="close_order")
         check_description(
-            f"Tool {name!r}", description, owner=owner,
+            f"Tool {name!r}",
+            description,
+            owner=owner,
             content="what it does, when to use it, what it returns and its limits",
         )
         if input_serializer is not None and input_schema is not None:
             raise AnnotationError(
-                f"Tool {name!r} has both an input_serializer and an input_schema.", id="mcp_bridge.E105", obj=owner,
+                f"Tool {name!r} has both an input_serializer and an input_schema.",
+                id="mcp_bridge.E105",
+                obj=owner,
                 hint="Pass only one: the input schema of an input_serializer is generated from its fields.",
             )
         self.permissions = tuple(permissions)
@@ -277,25 +307,29 @@ def _check_permission_name(tool_name, permission, model_admin, owner):
             close = difflib.get_close_matches(app_label, labels, n=1)
             raise AnnotationError(
                 f"Tool {tool_name!r} requires the permission {permission!r}, but no installed app has the label {app_label!r}.",
-                id="mcp_bridge.E109", obj=owner,
+                id="mcp_bridge.E109",
+                obj=owner,
                 hint=(f"Did you mean {close[0]!r}? " if close else "") + "Write permissions as 'app_label.codename'.",
             )
     elif model_admin is None:
         raise AnnotationError(
             f"Tool {tool_name!r} requires the admin-style permission {permission!r}, but belongs to no ModelAdmin.",
-            id="mcp_bridge.E108", obj=owner,
+            id="mcp_bridge.E108",
+            obj=owner,
             hint="Outside a ModelAdmin, name a full permission as 'app_label.codename', e.g. 'customers.change_customer'.",
         )
     elif not callable(getattr(model_admin, f"has_{permission}_permission", None)):
         admin_class = type(model_admin)
         available = sorted(
-            attribute[len("has_"):-len("_permission")] for attribute in dir(admin_class)
+            attribute[len("has_") : -len("_permission")]
+            for attribute in dir(admin_class)
             if attribute.startswith("has_") and attribute.endswith("_permission")
         )
         close = difflib.get_close_matches(permission, available, n=1)
         raise AnnotationError(
             f"{admin_class.__name__} must define a has_{permission}_permission() method for the {tool_name!r} MCP tool.",
-            id="mcp_bridge.E107", obj=admin_class,
+            id="mcp_bridge.E107",
+            obj=admin_class,
             hint=(f"Did you mean {close[0]!r}? " if close else "")
             + f"Use one of {', '.join(map(repr, available))}, or an 'app_label.codename' permission.",
         )
@@ -306,7 +340,8 @@ def _check_throttle_options(tool_name, throttle_scope, throttle_classes, owner):
     if throttle_scope is not None and not (isinstance(throttle_scope, str) and throttle_scope):
         raise AnnotationError(
             f"Tool {tool_name!r} has the throttle_scope {throttle_scope!r}; it must be a non-empty string.",
-            id="mcp_bridge.E112", obj=owner,
+            id="mcp_bridge.E112",
+            obj=owner,
             hint="Name a key of MCP_BRIDGE['THROTTLE_RATES'], e.g. throttle_scope='refunds', or leave it out to count "
             "calls under the tool's name.",
         )
@@ -314,7 +349,8 @@ def _check_throttle_options(tool_name, throttle_scope, throttle_classes, owner):
         raise AnnotationError(
             f"Tool {tool_name!r} has the throttle_classes {throttle_classes!r}; it must be a list or tuple of throttle "
             "classes.",
-            id="mcp_bridge.E112", obj=owner,
+            id="mcp_bridge.E112",
+            obj=owner,
             hint="Pass e.g. throttle_classes=[ToolRateThrottle], or [] for no throttling of this tool.",
         )
 
@@ -394,15 +430,19 @@ def describe_schema_error(error, tool):
         allowed = ", ".join(json.dumps(v) for v in error.validator_value)
         return f"{where} must be one of {allowed} (got {json.dumps(error.instance)})."
     if error.validator == "type":
-        expected = error.validator_value if isinstance(error.validator_value, str) else " or ".join(error.validator_value)
+        expected = (
+            error.validator_value if isinstance(error.validator_value, str) else " or ".join(error.validator_value)
+        )
         return f"{where} must be of type {expected} (got {json.dumps(error.instance)})."
     if error.validator in KEYWORD_MESSAGES:
         return KEYWORD_MESSAGES[error.validator].format(
             where=where, value=error.validator_value, got=error.instance, got_json=json.dumps(error.instance)
         )
     if error.validator == "pattern" and error.validator_value == DECIMAL_PATTERN:
-        return (f'{where} must be a number, or a decimal string of ASCII digits such as "12.50" '
-                f"(got {json.dumps(error.instance, ensure_ascii=False)}).")
+        return (
+            f'{where} must be a number, or a decimal string of ASCII digits such as "12.50" '
+            f"(got {json.dumps(error.instance, ensure_ascii=False)})."
+        )
     if error.validator == "minProperties":
         return f"Send at least one field to change besides the id. Changeable fields: {', '.join(k for k in properties if k != 'id')}."
     return f"{where}: {error.message}."

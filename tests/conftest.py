@@ -6,9 +6,9 @@ import contextlib
 import pytest
 from asgiref.sync import sync_to_async
 from django.contrib.auth import get_user_model
-from django.db import connections
 from django.core.cache import cache
 from django.core.management import call_command
+from django.db import connections
 from mcp import Client
 
 from mcp_bridge.authentication import local_principal

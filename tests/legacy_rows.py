@@ -31,8 +31,14 @@ def insert_legacy_rows():
     Customer.objects.bulk_create([customer])
     order = Order(customer_id=customer.pk, status="disputed", total=Decimal("-5.00"), created=now)
     Order.objects.bulk_create([order])
-    ticket = SupportTicket(customer_id=customer.pk, subject=f"Imported ticket{overlong}", body="", status="escalated",
-                           priority="critical", created=now)
+    ticket = SupportTicket(
+        customer_id=customer.pk,
+        subject=f"Imported ticket{overlong}",
+        body="",
+        status="escalated",
+        priority="critical",
+        created=now,
+    )
     SupportTicket.objects.bulk_create([ticket])
     refund = Refund(order_id=order.pk, amount=Decimal("-3.00"), reason="chargeback", created=now)
     Refund.objects.bulk_create([refund])

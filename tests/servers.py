@@ -25,7 +25,9 @@ def test_database_env():
         user = settings.get("USER") or ""
         password = f":{settings['PASSWORD']}" if settings.get("PASSWORD") else ""
         auth = f"{user}{password}@" if user else ""
-        env["DATABASE_URL"] = f"postgres://{auth}{settings.get('HOST') or '127.0.0.1'}:{settings.get('PORT') or 5432}/{settings['NAME']}"
+        env["DATABASE_URL"] = (
+            f"postgres://{auth}{settings.get('HOST') or '127.0.0.1'}:{settings.get('PORT') or 5432}/{settings['NAME']}"
+        )
     env["PYTHONUNBUFFERED"] = "1"
     return env
 
@@ -60,9 +62,24 @@ def uvicorn_server(extra_env=None, timeout=30):
     env = {**test_database_env(), **(extra_env or {})}
     log = open(ROOT / "var" / f"uvicorn-{port}.log", "w+")
     process = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "config.asgi:application", "--host", "127.0.0.1", "--port", str(port),
-         "--timeout-graceful-shutdown", "3", "--log-level", "warning"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "config.asgi:application",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--timeout-graceful-shutdown",
+            "3",
+            "--log-level",
+            "warning",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     try:
         yield wait_until_serving(process, port, log, timeout)

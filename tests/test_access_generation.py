@@ -109,15 +109,28 @@ def test_users_saved_before_the_generation_table_is_migrated_are_saved(tmp_path)
     import os
     import subprocess
 
-    env = {key: value for key, value in os.environ.items() if key not in {"DATABASE_URL", "SQLITE_PATH", "DJANGO_SETTINGS_MODULE"}}
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if key not in {"DATABASE_URL", "SQLITE_PATH", "DJANGO_SETTINGS_MODULE"}
+    }
     env.update(VAR_DIR=str(tmp_path), DJANGO_SETTINGS_MODULE="config.settings")
     for target in ([], ["mcp_bridge", "0001"]):
-        subprocess.run([sys.executable, "manage.py", "migrate", *target, "--verbosity", "0"], cwd=ROOT, env=env, check=True)
+        subprocess.run(
+            [sys.executable, "manage.py", "migrate", *target, "--verbosity", "0"], cwd=ROOT, env=env, check=True
+        )
     saved = subprocess.run(
-        [sys.executable, "-c", "import django; django.setup(); from django.contrib.auth.models import User; "
-         "from django.db import transaction\nwith transaction.atomic(): User.objects.create_user('early'); "
-         "print(User.objects.filter(username='early').count())"],
-        cwd=ROOT, env=env, capture_output=True, text=True,
+        [
+            sys.executable,
+            "-c",
+            "import django; django.setup(); from django.contrib.auth.models import User; "
+            "from django.db import transaction\nwith transaction.atomic(): User.objects.create_user('early'); "
+            "print(User.objects.filter(username='early').count())",
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
     )
     assert saved.returncode == 0, saved.stderr
     assert saved.stdout.strip() == "1"

@@ -80,7 +80,9 @@ def test_last_used_is_recorded(user):
 
 def test_command_create_list_revoke(user):
     out, err = io.StringIO(), io.StringIO()
-    call_command("mcp_apikey", "create", "--user", "keyholder", "--name", "ci", "--expires-days", "7", stdout=out, stderr=err)
+    call_command(
+        "mcp_apikey", "create", "--user", "keyholder", "--name", "ci", "--expires-days", "7", stdout=out, stderr=err
+    )
     raw = out.getvalue().strip()
     principal = authenticate_token(raw)
     assert principal.user_id == user.pk

@@ -22,17 +22,23 @@ VARIANTS = ("plain", "mcp-2026", "mcp-2025-session", "mcp-2025-json")
 def test_benchmark_smoke_mode_reports_every_operation():
     completed = subprocess.run(
         [sys.executable, str(ROOT / "bench" / "run.py"), "--smoke", "--duration", "2"],
-        cwd=ROOT, env=dict(os.environ), capture_output=True, text=True, timeout=240,
+        cwd=ROOT,
+        env=dict(os.environ),
+        capture_output=True,
+        text=True,
+        timeout=240,
     )
     # A missing wrk that cannot be installed ends the run with a message saying so.
     assert completed.returncode == 0, f"bench/run.py --smoke failed:\n{completed.stderr[-5000:]}"
-    line = next((l for l in completed.stdout.splitlines() if l.startswith("BENCH_RESULTS_JSON ")), None)
+    line = next((out for out in completed.stdout.splitlines() if out.startswith("BENCH_RESULTS_JSON ")), None)
     assert line is not None, completed.stdout[-3000:]
     results = json.loads(line.split(" ", 1)[1])
 
     measured = {(row["operation"], row["variant"]) for row in results["throughput"] if row["requests"] > 0}
     assert measured == {(op, variant) for op in OPERATIONS for variant in VARIANTS}
-    assert all(row["errors"] == 0 and row["p50_ms"] > 0 and row["p99_ms"] >= row["p50_ms"] for row in results["throughput"])
+    assert all(
+        row["errors"] == 0 and row["p50_ms"] > 0 and row["p99_ms"] >= row["p50_ms"] for row in results["throughput"]
+    )
     assert {row["operation"] for row in results["scaling"]} == set(OPERATIONS) - {"tools_list"}
 
     (tools,) = results["tools_list_scaling"]

@@ -79,7 +79,9 @@ def test_demo_is_clean():
 def test_operations_must_be_a_list():
     model_admin = admin_for(mcp_operations="search")
     assert check_model_admin(model_admin) == [
-        checks.Error("The value of 'mcp_operations' must be a list or tuple.", obj=type(model_admin), id="mcp_bridge.E001"),
+        checks.Error(
+            "The value of 'mcp_operations' must be a list or tuple.", obj=type(model_admin), id="mcp_bridge.E001"
+        ),
     ]
 
 
@@ -88,7 +90,9 @@ def test_unknown_operation():
     assert check_model_admin(model_admin) == [
         checks.Error(
             "The value of 'mcp_operations' contains 'purge', which is not an operation.",
-            hint="Use any of search, get, create, update, delete.", obj=type(model_admin), id="mcp_bridge.E002",
+            hint="Use any of search, get, create, update, delete.",
+            obj=type(model_admin),
+            id="mcp_bridge.E002",
         ),
     ]
 
@@ -100,7 +104,9 @@ def test_unknown_operation_stops_the_registry_build_with_the_same_error(other_si
         McpSite(name="fresh").build()
     assert as_check_message(raised.value) == checks.Error(
         "The value of 'mcp_operations' contains 'purge', which is not an operation.",
-        hint="Use any of search, get, create, update, delete.", obj=admin_class, id="mcp_bridge.E002",
+        hint="Use any of search, get, create, update, delete.",
+        obj=admin_class,
+        id="mcp_bridge.E002",
     )
 
 
@@ -111,7 +117,8 @@ def test_unknown_field():
             "The value of 'mcp_fields[1]' refers to 'emial', which is not a field of 'customers.Customer'.",
             hint="Fields of customers.Customer: id, name, email, phone, company, country, status, lifetime_value, "
             "is_internal, created.",
-            obj=type(model_admin), id="mcp_bridge.E003",
+            obj=type(model_admin),
+            id="mcp_bridge.E003",
         ),
     ]
 
@@ -121,7 +128,9 @@ def test_unknown_action():
     assert check_model_admin(model_admin) == [
         checks.Error(
             "The value of 'mcp_actions' contains 'nuke', which is not an action of BrokenAdmin.",
-            hint="List the action in the ModelAdmin's `actions` first.", obj=type(model_admin), id="mcp_bridge.E004",
+            hint="List the action in the ModelAdmin's `actions` first.",
+            obj=type(model_admin),
+            id="mcp_bridge.E004",
         ),
     ]
 
@@ -131,7 +140,8 @@ def test_cache_alias_must_exist(settings):
     assert check_cache() == [
         checks.Error(
             "MCP_BRIDGE['CACHE_ALIAS'] is 'missing', which is not a key of CACHES.",
-            hint="Use one of 'default', or add 'missing' to CACHES.", id="mcp_bridge.E005",
+            hint="Use one of 'default', or add 'missing' to CACHES.",
+            id="mcp_bridge.E005",
         ),
     ]
 
@@ -141,7 +151,8 @@ def test_misspelt_setting(settings):
     assert check_settings() == [
         checks.Error(
             "MCP_BRIDGE has the key 'CACHE_ALIASS', which is not a setting of mcp_bridge.",
-            hint="Did you mean 'CACHE_ALIAS'?", id="mcp_bridge.E006",
+            hint="Did you mean 'CACHE_ALIAS'?",
+            id="mcp_bridge.E006",
         ),
     ]
 
@@ -151,16 +162,24 @@ def test_unknown_setting_without_a_close_match(settings):
     assert check_settings() == [
         checks.Error(
             "MCP_BRIDGE has the key 'COLOUR', which is not a setting of mcp_bridge.",
-            hint=f"The settings are: {', '.join(DEFAULTS)}.", id="mcp_bridge.E006",
+            hint=f"The settings are: {', '.join(DEFAULTS)}.",
+            id="mcp_bridge.E006",
         ),
     ]
 
 
 def test_writable_foreign_key_to_a_model_the_admin_site_does_not_register(other_site):
-    admin_class = type("OtherTicketAdmin", (McpAdminMixin, admin.ModelAdmin), {
-        "mcp_name": "other_ticket", "mcp_name_plural": "other_tickets", "search_fields": ("subject",),
-        "mcp_operations": ("search", "get", "create"), "mcp_fields": ("id", "customer", "subject"),
-    })
+    admin_class = type(
+        "OtherTicketAdmin",
+        (McpAdminMixin, admin.ModelAdmin),
+        {
+            "mcp_name": "other_ticket",
+            "mcp_name_plural": "other_tickets",
+            "search_fields": ("subject",),
+            "mcp_operations": ("search", "get", "create"),
+            "mcp_fields": ("id", "customer", "subject"),
+        },
+    )
     other_site.register(SupportTicket, admin_class)
     assert check_annotations() == [
         checks.Error(
@@ -168,15 +187,22 @@ def test_writable_foreign_key_to_a_model_the_admin_site_does_not_register(other_
             "site 'other' does not register, so no customers.Customer can be chosen.",
             hint="Register customers.Customer in that admin site (its get_queryset() decides which rows callers may "
             "choose), or remove 'customer' from mcp_write_fields.",
-            obj=admin_class, id="mcp_bridge.E007",
+            obj=admin_class,
+            id="mcp_bridge.E007",
         ),
     ]
 
 
 def test_writable_many_to_many_to_a_model_the_admin_site_does_not_register(other_site):
-    admin_class = type("OtherGroupAdmin", (McpAdminMixin, admin.ModelAdmin), {
-        "search_fields": ("name",), "mcp_operations": ("search", "get", "update"), "mcp_fields": ("id", "name", "permissions"),
-    })
+    admin_class = type(
+        "OtherGroupAdmin",
+        (McpAdminMixin, admin.ModelAdmin),
+        {
+            "search_fields": ("name",),
+            "mcp_operations": ("search", "get", "update"),
+            "mcp_fields": ("id", "name", "permissions"),
+        },
+    )
     other_site.register(Group, admin_class)
     assert check_annotations() == [
         checks.Error(
@@ -184,44 +210,67 @@ def test_writable_many_to_many_to_a_model_the_admin_site_does_not_register(other
             "site 'other' does not register, so no auth.Permission can be chosen.",
             hint="Register auth.Permission in that admin site (its get_queryset() decides which rows callers may "
             "choose), or remove 'permissions' from mcp_write_fields.",
-            obj=admin_class, id="mcp_bridge.E007",
+            obj=admin_class,
+            id="mcp_bridge.E007",
         ),
     ]
 
 
 def test_related_resource_that_is_not_a_reverse_relation(other_site):
-    admin_class = type("OtherCustomerAdmin", (McpAdminMixin, admin.ModelAdmin), {
-        "mcp_name": "other_customer", "mcp_name_plural": "other_customers", "search_fields": ("name",),
-        "mcp_related_resources": ("orderz",),
-    })
+    admin_class = type(
+        "OtherCustomerAdmin",
+        (McpAdminMixin, admin.ModelAdmin),
+        {
+            "mcp_name": "other_customer",
+            "mcp_name_plural": "other_customers",
+            "search_fields": ("name",),
+            "mcp_related_resources": ("orderz",),
+        },
+    )
     other_site.register(Customer, admin_class)
     assert check_annotations() == [
         checks.Error(
             "The value of 'mcp_related_resources' contains 'orderz', which is not a reverse relation of 'customers.Customer'.",
-            hint="Reverse relations of customers.Customer: orders, tickets.", obj=admin_class, id="mcp_bridge.E008",
+            hint="Reverse relations of customers.Customer: orders, tickets.",
+            obj=admin_class,
+            id="mcp_bridge.E008",
         ),
     ]
 
 
 def test_related_resource_without_get(other_site):
-    admin_class = type("OtherCustomerAdmin", (McpAdminMixin, admin.ModelAdmin), {
-        "mcp_name": "other_customer", "mcp_name_plural": "other_customers", "search_fields": ("name",),
-        "mcp_operations": ("search",), "mcp_related_resources": ("orders",),
-    })
+    admin_class = type(
+        "OtherCustomerAdmin",
+        (McpAdminMixin, admin.ModelAdmin),
+        {
+            "mcp_name": "other_customer",
+            "mcp_name_plural": "other_customers",
+            "search_fields": ("name",),
+            "mcp_operations": ("search",),
+            "mcp_related_resources": ("orders",),
+        },
+    )
     other_site.register(Customer, admin_class)
     assert check_annotations() == [
         checks.Error(
             "The value of 'mcp_related_resources' contains 'orders', but OtherCustomerAdmin has no 'get' operation: "
             "a related resource's URI starts from one object.",
-            hint="Add 'get' to mcp_operations, or remove mcp_related_resources.", obj=admin_class, id="mcp_bridge.E009",
+            hint="Add 'get' to mcp_operations, or remove mcp_related_resources.",
+            obj=admin_class,
+            id="mcp_bridge.E009",
         ),
     ]
 
 
 def test_related_resource_whose_model_has_no_search(other_site):
-    admin_class = type("OtherGroupAdmin", (McpAdminMixin, admin.ModelAdmin), {
-        "search_fields": ("name",), "mcp_related_resources": ("user_set",),
-    })
+    admin_class = type(
+        "OtherGroupAdmin",
+        (McpAdminMixin, admin.ModelAdmin),
+        {
+            "search_fields": ("name",),
+            "mcp_related_resources": ("user_set",),
+        },
+    )
     other_site.register(Group, admin_class)
     assert check_annotations() == [
         checks.Error(
@@ -229,7 +278,8 @@ def test_related_resource_whose_model_has_no_search(other_site):
             "operation.",
             hint="Register auth.User with an McpAdminMixin ModelAdmin whose mcp_operations include 'search', or "
             "remove 'user_set'.",
-            obj=admin_class, id="mcp_bridge.E010",
+            obj=admin_class,
+            id="mcp_bridge.E010",
         ),
     ]
 
@@ -245,7 +295,8 @@ def test_schema_hook_that_takes_a_request():
             "tool schemas it shapes are the same for every caller.",
             hint="Remove the parameter from get_mcp_fields(); narrow what a caller sees or may do per request in "
             "get_mcp_queryset(request) or the has_*_permission(request) methods.",
-            obj=type(model_admin), id="mcp_bridge.E011",
+            obj=type(model_admin),
+            id="mcp_bridge.E011",
         ),
     ]
 
@@ -284,27 +335,40 @@ class TokenBackend(BaseBackend):
     """A backend that has nothing to do with Django's permission tables."""
 
 
-@pytest.mark.parametrize("backends, expected", [
-    (["django.contrib.auth.backends.ModelBackend"], [checks.Warning(
-        "AUTHENTICATION_BACKENDS has 'django.contrib.auth.backends.ModelBackend' but no "
-        "mcp_bridge.backends.McpModelBackend, so every MCP call loads the caller's permissions from the database "
-        "again instead of using the set mcp_bridge has already loaded.",
-        hint="Use 'mcp_bridge.backends.McpModelBackend' in place of 'django.contrib.auth.backends.ModelBackend': it "
-        "is a ModelBackend, so logins and the admin work as before.",
-        id="mcp_bridge.W012",
-    )]),
-    (["tests.test_checks.TokenBackend", "tests.test_checks.EmailBackend"], [checks.Warning(
-        "AUTHENTICATION_BACKENDS has 'tests.test_checks.EmailBackend' but no mcp_bridge.backends.McpModelBackend, so "
-        "every MCP call loads the caller's permissions from the database again instead of using the set mcp_bridge "
-        "has already loaded.",
-        hint="Make mcp_bridge.backends.McpModelBackend the first base class of 'tests.test_checks.EmailBackend' (or, "
-        "for a class you cannot edit, list a subclass of both in its place).",
-        id="mcp_bridge.W012",
-    )]),
-    (["mcp_bridge.backends.McpModelBackend"], []),
-    (["django.contrib.auth.backends.ModelBackend", "tests.test_checks.McpEmailBackend"], []),
-    (["tests.test_checks.TokenBackend"], []),  # no Django permissions at all: nothing to load
-])
+@pytest.mark.parametrize(
+    "backends, expected",
+    [
+        (
+            ["django.contrib.auth.backends.ModelBackend"],
+            [
+                checks.Warning(
+                    "AUTHENTICATION_BACKENDS has 'django.contrib.auth.backends.ModelBackend' but no "
+                    "mcp_bridge.backends.McpModelBackend, so every MCP call loads the caller's permissions from the database "
+                    "again instead of using the set mcp_bridge has already loaded.",
+                    hint="Use 'mcp_bridge.backends.McpModelBackend' in place of 'django.contrib.auth.backends.ModelBackend': it "
+                    "is a ModelBackend, so logins and the admin work as before.",
+                    id="mcp_bridge.W012",
+                )
+            ],
+        ),
+        (
+            ["tests.test_checks.TokenBackend", "tests.test_checks.EmailBackend"],
+            [
+                checks.Warning(
+                    "AUTHENTICATION_BACKENDS has 'tests.test_checks.EmailBackend' but no mcp_bridge.backends.McpModelBackend, so "
+                    "every MCP call loads the caller's permissions from the database again instead of using the set mcp_bridge "
+                    "has already loaded.",
+                    hint="Make mcp_bridge.backends.McpModelBackend the first base class of 'tests.test_checks.EmailBackend' (or, "
+                    "for a class you cannot edit, list a subclass of both in its place).",
+                    id="mcp_bridge.W012",
+                )
+            ],
+        ),
+        (["mcp_bridge.backends.McpModelBackend"], []),
+        (["django.contrib.auth.backends.ModelBackend", "tests.test_checks.McpEmailBackend"], []),
+        (["tests.test_checks.TokenBackend"], []),  # no Django permissions at all: nothing to load
+    ],
+)
 def test_model_backend_without_mcp_model_backend(settings, backends, expected):
     settings.AUTHENTICATION_BACKENDS = backends
     assert check_authentication_backends() == expected
@@ -323,7 +387,8 @@ def test_duplicate_tool_names(other_site):
             "Two MCP tools are named 'search_customers': one from customers.admin.CustomerAdmin, one from "
             "tests.test_checks.test_duplicate_tool_names.<locals>.DuplicateAdmin.",
             hint="Rename one with the name= option (or mcp_name / mcp_name_plural on the ModelAdmin).",
-            obj=DuplicateAdmin, id="mcp_bridge.E101",
+            obj=DuplicateAdmin,
+            id="mcp_bridge.E101",
         ),
     ]
 
@@ -342,7 +407,9 @@ def test_duplicate_prompt_names(other_site):
         checks.Error(
             "Two MCP prompts are named 'customer_health_review': one from customers.admin.CustomerAdmin, one from "
             "tests.test_checks.test_duplicate_prompt_names.<locals>.OtherOrderAdmin.",
-            hint="Rename one with the name= option.", obj=OtherOrderAdmin, id="mcp_bridge.E102",
+            hint="Rename one with the name= option.",
+            obj=OtherOrderAdmin,
+            id="mcp_bridge.E102",
         ),
     ]
 
@@ -366,7 +433,9 @@ def test_tool_name_not_snake_case(other_site):
     assert check_annotations() == [
         checks.Error(
             "Tool name 'Close-Order' must be snake_case: lowercase letters, digits and underscores, at most 64 characters.",
-            hint="Name it with the name= option, e.g. name='close_order'.", obj=admin_class, id="mcp_bridge.E103",
+            hint="Name it with the name= option, e.g. name='close_order'.",
+            obj=admin_class,
+            id="mcp_bridge.E103",
         ),
     ]
 
@@ -384,7 +453,9 @@ def test_prompt_name_not_snake_case(other_site):
     assert check_annotations() == [
         checks.Error(
             "Prompt name 'Review Order' must be snake_case: lowercase letters, digits and underscores, at most 64 characters.",
-            hint="Name it with the name= option, e.g. name='customer_review'.", obj=OtherOrderAdmin, id="mcp_bridge.E103",
+            hint="Name it with the name= option, e.g. name='customer_review'.",
+            obj=OtherOrderAdmin,
+            id="mcp_bridge.E103",
         ),
     ]
 
@@ -395,7 +466,8 @@ def test_tool_without_description(other_site):
         checks.Error(
             "Tool 'close_order' has no description.",
             hint="Pass description= or write a docstring: what it does, when to use it, what it returns and its limits.",
-            obj=admin_class, id="mcp_bridge.E104",
+            obj=admin_class,
+            id="mcp_bridge.E104",
         ),
     ]
 
@@ -407,8 +479,10 @@ def test_resource_without_description_fails_where_it_is_declared():
     with pytest.raises(AnnotationError) as raised:
         McpSite(name="fresh").resource("test://nothing")(stray_resource)
     assert as_check_message(raised.value) == checks.Error(
-        "Resource 'test://nothing' has no description.", hint="Pass description= or write a docstring: what the resource holds.",
-        obj=stray_resource, id="mcp_bridge.E104",
+        "Resource 'test://nothing' has no description.",
+        hint="Pass description= or write a docstring: what the resource holds.",
+        obj=stray_resource,
+        id="mcp_bridge.E104",
     )
 
 
@@ -421,11 +495,14 @@ def test_tool_with_input_serializer_and_input_schema_fails_where_it_is_declared(
         return {}
 
     with pytest.raises(AnnotationError) as raised:
-        McpSite(name="fresh").tool(description=LONG, input_serializer=CloseInput, input_schema={"type": "object"})(close_order)
+        McpSite(name="fresh").tool(description=LONG, input_serializer=CloseInput, input_schema={"type": "object"})(
+            close_order
+        )
     assert as_check_message(raised.value) == checks.Error(
         "Tool 'close_order' has both an input_serializer and an input_schema.",
         hint="Pass only one: the input schema of an input_serializer is generated from its fields.",
-        obj=close_order, id="mcp_bridge.E105",
+        obj=close_order,
+        id="mcp_bridge.E105",
     )
 
 
@@ -443,7 +520,8 @@ def test_prompt_requiring_an_unknown_tool(other_site):
         checks.Error(
             "Prompt 'review_order' requires the tool(s) 'close_ordr', which do not exist.",
             hint="List only tools the registry has in requires_tools (see manage.py mcp_inspect).",
-            obj=OtherOrderAdmin, id="mcp_bridge.E106",
+            obj=OtherOrderAdmin,
+            id="mcp_bridge.E106",
         ),
     ]
 
@@ -454,7 +532,8 @@ def test_tool_permission_without_a_permission_method(other_site):
         checks.Error(
             "OtherOrderAdmin must define a has_publsh_permission() method for the 'close_order' MCP tool.",
             hint=f"Use one of {ADMIN_PERMISSIONS}, or an 'app_label.codename' permission.",
-            obj=admin_class, id="mcp_bridge.E107",
+            obj=admin_class,
+            id="mcp_bridge.E107",
         ),
     ]
 
@@ -465,7 +544,8 @@ def test_tool_permission_close_to_a_permission_method(other_site):
         checks.Error(
             "OtherOrderAdmin must define a has_chnage_permission() method for the 'close_order' MCP tool.",
             hint=f"Did you mean 'change'? Use one of {ADMIN_PERMISSIONS}, or an 'app_label.codename' permission.",
-            obj=admin_class, id="mcp_bridge.E107",
+            obj=admin_class,
+            id="mcp_bridge.E107",
         ),
     ]
 
@@ -479,7 +559,8 @@ def test_admin_style_permission_outside_a_model_admin_fails_where_it_is_declared
     assert as_check_message(raised.value) == checks.Error(
         "Tool 'ping' requires the admin-style permission 'change', but belongs to no ModelAdmin.",
         hint="Outside a ModelAdmin, name a full permission as 'app_label.codename', e.g. 'customers.change_customer'.",
-        obj=ping, id="mcp_bridge.E108",
+        obj=ping,
+        id="mcp_bridge.E108",
     )
 
 
@@ -489,7 +570,9 @@ def test_tool_permission_of_an_app_that_is_not_installed(other_site):
         checks.Error(
             "Tool 'close_order' requires the permission 'custmers.issue_large_refund', but no installed app has the "
             "label 'custmers'.",
-            hint="Did you mean 'customers'? Write permissions as 'app_label.codename'.", obj=admin_class, id="mcp_bridge.E109",
+            hint="Did you mean 'customers'? Write permissions as 'app_label.codename'.",
+            obj=admin_class,
+            id="mcp_bridge.E109",
         ),
     ]
 
@@ -537,7 +620,8 @@ def test_list_filter_that_is_not_a_field_path(other_site):
             f"list_filter entry {HasRefundsFilter!r} of OtherOrderAdmin is not a model field path, so search tools "
             "cannot offer it as a filter.",
             hint="Use field paths in list_filter, or accept that MCP callers cannot filter on it.",
-            obj=admin_class, id="mcp_bridge.W001",
+            obj=admin_class,
+            id="mcp_bridge.W001",
         ),
     ]
 
@@ -547,7 +631,9 @@ def test_search_without_search_fields_or_filters():
     assert check_model_admin(model_admin) == [
         checks.Warning(
             "BrokenAdmin exposes 'search' without search_fields or list_filter, so callers can only page.",
-            hint="Add search_fields and/or list_filter to the ModelAdmin.", obj=type(model_admin), id="mcp_bridge.W002",
+            hint="Add search_fields and/or list_filter to the ModelAdmin.",
+            obj=type(model_admin),
+            id="mcp_bridge.W002",
         ),
     ]
     assert check_model_admin(admin_for(Order, search_fields=(), list_filter=("status",))) == []
@@ -558,30 +644,48 @@ def test_short_description_and_write_without_permission(other_site):
     assert check_annotations() == [
         checks.Warning(
             "Tool 'close_order' has a short description (9 characters).",
-            hint="Say what it does, when to use it, what it returns and its limits.", obj=admin_class, id="mcp_bridge.W003",
+            hint="Say what it does, when to use it, what it returns and its limits.",
+            obj=admin_class,
+            id="mcp_bridge.W003",
         ),
         checks.Warning(
             "Write tool 'close_order' requires no model permission, only its per-tool grant.",
             hint="Pass permissions=('change',) or an 'app_label.codename' so the admin's permissions apply too.",
-            obj=admin_class, id="mcp_bridge.W004",
+            obj=admin_class,
+            id="mcp_bridge.W004",
         ),
     ]
 
 
-@pytest.mark.parametrize("backend, expected", [
-    ("django.core.cache.backends.locmem.LocMemCache", [checks.Warning(
-        "The cache 'mcp' is local to each process: each process counts rate limits on its own, so several processes "
-        "together allow more calls than CALL_RATE and TOOL_RATES, and every call reads the access generation from the "
-        "database (one query) instead of the cache.",
-        hint="With more than one process (gunicorn workers, runmcp beside the server), use Redis, Memcached, the "
-        "database or a file cache for MCP_BRIDGE['CACHE_ALIAS'].", id="mcp_bridge.W006",
-    )]),
-    ("django.core.cache.backends.dummy.DummyCache", [checks.Warning(
-        "The cache 'mcp' is a DummyCache: rate limits never trigger and permission sets are loaded on every call.",
-        hint="Point MCP_BRIDGE['CACHE_ALIAS'] at a real cache (Redis in production).", id="mcp_bridge.W005",
-    )]),
-    ("django.core.cache.backends.filebased.FileBasedCache", []),
-])
+@pytest.mark.parametrize(
+    "backend, expected",
+    [
+        (
+            "django.core.cache.backends.locmem.LocMemCache",
+            [
+                checks.Warning(
+                    "The cache 'mcp' is local to each process: each process counts rate limits on its own, so several processes "
+                    "together allow more calls than CALL_RATE and TOOL_RATES, and every call reads the access generation from the "
+                    "database (one query) instead of the cache.",
+                    hint="With more than one process (gunicorn workers, runmcp beside the server), use Redis, Memcached, the "
+                    "database or a file cache for MCP_BRIDGE['CACHE_ALIAS'].",
+                    id="mcp_bridge.W006",
+                )
+            ],
+        ),
+        (
+            "django.core.cache.backends.dummy.DummyCache",
+            [
+                checks.Warning(
+                    "The cache 'mcp' is a DummyCache: rate limits never trigger and permission sets are loaded on every call.",
+                    hint="Point MCP_BRIDGE['CACHE_ALIAS'] at a real cache (Redis in production).",
+                    id="mcp_bridge.W005",
+                )
+            ],
+        ),
+        ("django.core.cache.backends.filebased.FileBasedCache", []),
+    ],
+)
 def test_cache_that_other_processes_cannot_see_is_reported(settings, tmp_path, backend, expected):
     settings.CACHES = {**settings.CACHES, "mcp": {"BACKEND": backend, "LOCATION": str(tmp_path)}}
     settings.MCP_BRIDGE = {**settings.MCP_BRIDGE, "CACHE_ALIAS": "mcp"}
@@ -602,7 +706,8 @@ def test_decorated_function_that_no_model_admin_serves():
             "MCP_BRIDGE['ADMIN_SITES'], so it is not served.",
             hint="For a function that belongs to no model, use @mcp_bridge.site.tool or @mcp_bridge.site.prompt in an "
             "app's mcp.py; for a method, register its ModelAdmin (with McpAdminMixin) in one of the ADMIN_SITES.",
-            obj=close_order, id="mcp_bridge.W007",
+            obj=close_order,
+            id="mcp_bridge.W007",
         ),
     ]
 
@@ -622,6 +727,7 @@ def test_decorated_method_of_a_model_admin_that_no_admin_site_registers():
             "McpAdminMixin ModelAdmin registered in MCP_BRIDGE['ADMIN_SITES'], so it is not served.",
             hint="For a function that belongs to no model, use @mcp_bridge.site.tool or @mcp_bridge.site.prompt in an "
             "app's mcp.py; for a method, register its ModelAdmin (with McpAdminMixin) in one of the ADMIN_SITES.",
-            obj=UnregisteredOrderAdmin.review_order, id="mcp_bridge.W007",
+            obj=UnregisteredOrderAdmin.review_order,
+            id="mcp_bridge.W007",
         ),
     ]

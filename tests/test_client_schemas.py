@@ -51,8 +51,13 @@ def _block(kind, required, **properties):
 
 _RESOURCE_CONTENTS = {
     "type": "object",
-    "properties": {"uri": {"type": "string", "format": "uri"}, "mimeType": {"type": "string"}, "text": {"type": "string"},
-                   "blob": {"type": "string"}, "_meta": _META},
+    "properties": {
+        "uri": {"type": "string", "format": "uri"},
+        "mimeType": {"type": "string"},
+        "text": {"type": "string"},
+        "blob": {"type": "string"},
+        "_meta": _META,
+    },
     "required": ["uri"],
     "oneOf": [{"required": ["text"]}, {"required": ["blob"]}],
     "additionalProperties": False,
@@ -67,15 +72,24 @@ PROMPT_RESULT_SCHEMA = {
                 "type": "object",
                 "properties": {
                     "role": {"enum": ["user", "assistant"]},
-                    "content": {"oneOf": [
-                        _block("text", ["text"], text={"type": "string"}),
-                        _block("image", ["data", "mimeType"], data={"type": "string"}, mimeType={"type": "string"}),
-                        _block("audio", ["data", "mimeType"], data={"type": "string"}, mimeType={"type": "string"}),
-                        _block("resource_link", ["uri", "name"], uri={"type": "string", "format": "uri"},
-                               name={"type": "string"}, title={"type": "string"}, description={"type": "string"},
-                               mimeType={"type": "string"}, size={"type": "integer"}),
-                        _block("resource", ["resource"], resource=_RESOURCE_CONTENTS),
-                    ]},
+                    "content": {
+                        "oneOf": [
+                            _block("text", ["text"], text={"type": "string"}),
+                            _block("image", ["data", "mimeType"], data={"type": "string"}, mimeType={"type": "string"}),
+                            _block("audio", ["data", "mimeType"], data={"type": "string"}, mimeType={"type": "string"}),
+                            _block(
+                                "resource_link",
+                                ["uri", "name"],
+                                uri={"type": "string", "format": "uri"},
+                                name={"type": "string"},
+                                title={"type": "string"},
+                                description={"type": "string"},
+                                mimeType={"type": "string"},
+                                size={"type": "integer"},
+                            ),
+                            _block("resource", ["resource"], resource=_RESOURCE_CONTENTS),
+                        ]
+                    },
                 },
                 "required": ["role", "content"],
                 "additionalProperties": False,
@@ -108,7 +122,9 @@ def assert_valid(schema, instance, what):
     """Validate as strictly as a client may: the schema itself, every keyword, every known format."""
     Draft202012Validator.check_schema(schema)
     validator = Draft202012Validator(closed(schema), format_checker=Draft202012Validator.FORMAT_CHECKER)
-    errors = [f"/{'/'.join(map(str, error.absolute_path))}: {error.message}" for error in validator.iter_errors(instance)]
+    errors = [
+        f"/{'/'.join(map(str, error.absolute_path))}: {error.message}" for error in validator.iter_errors(instance)
+    ]
     assert not errors, f"{what} does not match its declared schema:\n" + "\n".join(errors)
 
 
@@ -195,8 +211,11 @@ NOT_CANONICAL = ["١٢", "１２", "1_000", "1e3", " 12", "12 ", "+12", "12.", "
 
 @sync_to_async
 def refundable_order():
-    return Order.objects.filter(customer__is_internal=False, status__in=Order.REFUNDABLE, refunded_total=0,
-                                total__gt=100).order_by("pk").first()
+    return (
+        Order.objects.filter(customer__is_internal=False, status__in=Order.REFUNDABLE, refunded_total=0, total__gt=100)
+        .order_by("pk")
+        .first()
+    )
 
 
 async def test_decimal_arguments_are_a_number_or_a_canonical_string(demo, mode):
@@ -207,7 +226,9 @@ async def test_decimal_arguments_are_a_number_or_a_canonical_string(demo, mode):
         assert amount_schema["type"] == ["number", "string"] and amount_schema["pattern"] == r"^-?[0-9]+(\.[0-9]+)?$"
 
         for amount in NOT_CANONICAL:
-            result = await client.call_tool("issue_refund", {"order_id": order.pk, "amount": amount, "reason": "goodwill"})
+            result = await client.call_tool(
+                "issue_refund", {"order_id": order.pk, "amount": amount, "reason": "goodwill"}
+            )
             text = result.content[0].text
             assert result.is_error and result.structured_content is None, (amount, text)
             assert "'amount' must be a number, or a decimal string of ASCII digits such as \"12.50\"" in text, text
@@ -215,7 +236,9 @@ async def test_decimal_arguments_are_a_number_or_a_canonical_string(demo, mode):
         assert not await Refund.objects.filter(order=order).aexists()
 
         for amount, refunded in ((12.5, "12.50"), ("12.50", "12.50"), (3, "3.00"), ("0.25", "0.25")):
-            result = await client.call_tool("issue_refund", {"order_id": order.pk, "amount": amount, "reason": "goodwill"})
+            result = await client.call_tool(
+                "issue_refund", {"order_id": order.pk, "amount": amount, "reason": "goodwill"}
+            )
             assert not result.is_error, result.content[0].text
             assert result.structured_content["amount"] == refunded
     amounts = [refund.amount async for refund in Refund.objects.filter(order=order).order_by("pk")]

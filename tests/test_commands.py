@@ -36,8 +36,16 @@ def test_unchanged_surface_has_no_changes(surface):
     "mutate, level",
     [
         pytest.param(lambda s: s["tools"].pop("get_order"), MINOR, id="tool-added"),  # old lacks it -> new adds it
-        pytest.param(lambda s: s["tools"]["search_customers"]["input_schema"]["properties"].pop("country"), MINOR, id="optional-param-added"),
-        pytest.param(lambda s: s["tools"]["search_customers"]["input_schema"]["properties"]["status"]["enum"].remove("churned"), MINOR, id="enum-widened"),
+        pytest.param(
+            lambda s: s["tools"]["search_customers"]["input_schema"]["properties"].pop("country"),
+            MINOR,
+            id="optional-param-added",
+        ),
+        pytest.param(
+            lambda s: s["tools"]["search_customers"]["input_schema"]["properties"]["status"]["enum"].remove("churned"),
+            MINOR,
+            id="enum-widened",
+        ),
         pytest.param(lambda s: s["tools"]["get_customer"].update(description="old words"), PATCH, id="description"),
     ],
 )
@@ -51,12 +59,28 @@ def test_additive_changes(surface, mutate, level):
     "mutate",
     [
         pytest.param(lambda s: s["tools"].pop("get_order"), id="tool-removed"),
-        pytest.param(lambda s: s["tools"]["search_customers"]["input_schema"]["properties"].pop("country"), id="param-removed"),
-        pytest.param(lambda s: s["tools"]["search_customers"]["input_schema"]["properties"]["status"]["enum"].remove("churned"), id="enum-narrowed"),
-        pytest.param(lambda s: s["tools"]["get_customer"]["input_schema"]["properties"]["id"].update(type="string"), id="type-changed"),
-        pytest.param(lambda s: s["tools"]["search_customers"]["input_schema"].setdefault("required", []).append("query"), id="param-now-required"),
-        pytest.param(lambda s: s["tools"]["search_customers"]["input_schema"]["properties"]["page_size"].update(maximum=10), id="bound-narrowed"),
-        pytest.param(lambda s: s["tools"]["get_customer"]["output_schema"]["properties"].pop("email"), id="result-field-removed"),
+        pytest.param(
+            lambda s: s["tools"]["search_customers"]["input_schema"]["properties"].pop("country"), id="param-removed"
+        ),
+        pytest.param(
+            lambda s: s["tools"]["search_customers"]["input_schema"]["properties"]["status"]["enum"].remove("churned"),
+            id="enum-narrowed",
+        ),
+        pytest.param(
+            lambda s: s["tools"]["get_customer"]["input_schema"]["properties"]["id"].update(type="string"),
+            id="type-changed",
+        ),
+        pytest.param(
+            lambda s: s["tools"]["search_customers"]["input_schema"].setdefault("required", []).append("query"),
+            id="param-now-required",
+        ),
+        pytest.param(
+            lambda s: s["tools"]["search_customers"]["input_schema"]["properties"]["page_size"].update(maximum=10),
+            id="bound-narrowed",
+        ),
+        pytest.param(
+            lambda s: s["tools"]["get_customer"]["output_schema"]["properties"].pop("email"), id="result-field-removed"
+        ),
     ],
 )
 def test_breaking_changes_are_major(surface, mutate):
@@ -87,7 +111,7 @@ def test_docs_cover_every_tool_template_and_prompt(tmp_path):
     for name, tool in registry.tools.items():
         assert f"### `{name}`" in text
         assert tool.grant_permission in text
-    assert "| `status` | string: `\"lead\"`, `\"active\"`, `\"churned\"` | no |" in text
+    assert '| `status` | string: `"lead"`, `"active"`, `"churned"` | no |' in text
     assert "Example input:" in text and "Example output:" in text
     for template in registry.resource_templates:
         assert template.uri_template in text
@@ -100,12 +124,20 @@ def test_manifest(tmp_path):
     manifest = json.loads(path.read_text())
     assert manifest["$schema"].endswith("/server.schema.json")
     assert manifest["name"] == "io.github.acme/support"
-    assert manifest["remotes"] == [{
-        "type": "streamable-http",
-        "url": "https://support.acme.com/mcp",
-        "headers": [{"name": "Authorization", "description": manifest["remotes"][0]["headers"][0]["description"],
-                     "isRequired": True, "isSecret": True}],
-    }]
+    assert manifest["remotes"] == [
+        {
+            "type": "streamable-http",
+            "url": "https://support.acme.com/mcp",
+            "headers": [
+                {
+                    "name": "Authorization",
+                    "description": manifest["remotes"][0]["headers"][0]["description"],
+                    "isRequired": True,
+                    "isSecret": True,
+                }
+            ],
+        }
+    ]
     package = manifest["packages"][0]
     assert package["registryType"] == "pypi" and package["transport"] == {"type": "stdio"}
     assert package["version"] == manifest["version"]
@@ -118,7 +150,10 @@ def test_manifest(tmp_path):
 def test_inspect_explains_hidden_tools(demo):
     text = _run("mcp_inspect", "--user", "support_agent")
     assert "  + issue_refund" in text
-    assert "  - delete_customer: missing per-tool grant mcp_bridge.call_delete_customer; model permission: delete customer" in text
+    assert (
+        "  - delete_customer: missing per-tool grant mcp_bridge.call_delete_customer; model permission: delete customer"
+        in text
+    )
     assert "  - search_refunds: missing per-tool grant mcp_bridge.call_search_refunds" in text
     assert "  + customer_health_review" in text
     analyst = _run("mcp_inspect", "--user", "analyst")

@@ -31,14 +31,36 @@ TOTAL_LINE = re.compile(r"^Total: (\d+) passed, (\d+) failed$", re.M)
 
 # conformance 0.1.16, `--spec-version 2025-11-25`, active suite (everything but the two pending).
 SCENARIOS_2025_11_25 = {
-    "server-initialize", "logging-set-level", "ping", "completion-complete", "tools-list",
-    "tools-call-simple-text", "tools-call-image", "tools-call-audio", "tools-call-embedded-resource",
-    "tools-call-mixed-content", "tools-call-with-logging", "tools-call-error", "tools-call-with-progress",
-    "tools-call-sampling", "tools-call-elicitation", "elicitation-sep1034-defaults",
-    "server-sse-multiple-streams", "elicitation-sep1330-enums", "resources-list", "resources-read-text",
-    "resources-read-binary", "resources-templates-read", "resources-subscribe", "resources-unsubscribe",
-    "prompts-list", "prompts-get-simple", "prompts-get-with-args", "prompts-get-embedded-resource",
-    "prompts-get-with-image", "dns-rebinding-protection",
+    "server-initialize",
+    "logging-set-level",
+    "ping",
+    "completion-complete",
+    "tools-list",
+    "tools-call-simple-text",
+    "tools-call-image",
+    "tools-call-audio",
+    "tools-call-embedded-resource",
+    "tools-call-mixed-content",
+    "tools-call-with-logging",
+    "tools-call-error",
+    "tools-call-with-progress",
+    "tools-call-sampling",
+    "tools-call-elicitation",
+    "elicitation-sep1034-defaults",
+    "server-sse-multiple-streams",
+    "elicitation-sep1330-enums",
+    "resources-list",
+    "resources-read-text",
+    "resources-read-binary",
+    "resources-templates-read",
+    "resources-subscribe",
+    "resources-unsubscribe",
+    "prompts-list",
+    "prompts-get-simple",
+    "prompts-get-with-args",
+    "prompts-get-embedded-resource",
+    "prompts-get-with-image",
+    "dns-rebinding-protection",
 }
 
 
@@ -53,7 +75,10 @@ def node_tools():
 @pytest.fixture(scope="module")
 def conformance_url(django_db_setup, django_db_blocker):
     """uvicorn with the conformance fixtures installed, on the test database."""
-    with django_db_blocker.unblock(), uvicorn_server(extra_env={"DJANGO_SETTINGS_MODULE": "tests.conformance_settings"}) as url:
+    with (
+        django_db_blocker.unblock(),
+        uvicorn_server(extra_env={"DJANGO_SETTINGS_MODULE": "tests.conformance_settings"}) as url,
+    ):
         yield f"{url}/mcp"
 
 
@@ -70,8 +95,10 @@ class SuiteRun:
         self.returncode = completed.returncode
         self.output = ANSI.sub("", completed.stdout + completed.stderr)
         self.output_dir = output_dir
-        self.scenarios = {name: (mark == "✓", int(passed), int(failed))
-                          for mark, name, passed, failed in SCENARIO_LINE.findall(self.output)}
+        self.scenarios = {
+            name: (mark == "✓", int(passed), int(failed))
+            for mark, name, passed, failed in SCENARIO_LINE.findall(self.output)
+        }
         totals = TOTAL_LINE.findall(self.output)
         assert totals, f"no 'Total:' line in the suite's output:\n{self.output[-3000:]}"
         self.passed, self.failed = map(int, totals[-1])
@@ -82,7 +109,9 @@ class SuiteRun:
         for path in sorted(Path(self.output_dir).glob("*/checks.json")):
             for check in json.loads(path.read_text()):
                 if check["status"] in ("FAILURE", "WARNING"):
-                    found.append(f"{path.parent.name}: {check['status']} {check['id']}: {check.get('errorMessage', '')}")
+                    found.append(
+                        f"{path.parent.name}: {check['status']} {check['id']}: {check.get('errorMessage', '')}"
+                    )
         return found
 
     def explain(self):
@@ -92,7 +121,8 @@ class SuiteRun:
 def run_suite(entry_point, url, key, output_dir, *args):
     completed = tooling.run_node(
         ["--import", tooling.INJECT_AUTH, entry_point, "server", "--url", url, "-o", output_dir, *args],
-        env=tooling.node_env(MCP_BEARER_TOKEN=key), timeout=SUITE_TIMEOUT,
+        env=tooling.node_env(MCP_BEARER_TOKEN=key),
+        timeout=SUITE_TIMEOUT,
     )
     run = SuiteRun(completed, output_dir)
     print(f"{Path(entry_point).parts[-3]} {' '.join(map(str, args))}: Total: {run.passed} passed, {run.failed} failed")
@@ -100,8 +130,18 @@ def run_suite(entry_point, url, key, output_dir, *args):
 
 
 def test_conformance_suite_2025_11_25(node_tools, conformance_url, superuser_key, tmp_path):
-    run = run_suite(tooling.CONFORMANCE, conformance_url, superuser_key, tmp_path,
-                    "--suite", "active", "--spec-version", "2025-11-25", "--expected-failures", tooling.BASELINE)
+    run = run_suite(
+        tooling.CONFORMANCE,
+        conformance_url,
+        superuser_key,
+        tmp_path,
+        "--suite",
+        "active",
+        "--spec-version",
+        "2025-11-25",
+        "--expected-failures",
+        tooling.BASELINE,
+    )
 
     assert run.returncode == 0, run.explain()
     # The baseline is empty, and in baseline mode a WARNING fails too.
@@ -115,9 +155,20 @@ def test_conformance_suite_2025_11_25(node_tools, conformance_url, superuser_key
 def test_conformance_pending_json_schema_2020_12(node_tools, conformance_url, superuser_key, tmp_path):
     """Pending in 0.1.16, so outside the active suite: $schema, $defs and additionalProperties survive tools/list."""
     completed = tooling.run_node(
-        ["--import", tooling.INJECT_AUTH, tooling.CONFORMANCE, "server", "--url", conformance_url,
-         "--scenario", "json-schema-2020-12", "-o", tmp_path],
-        env=tooling.node_env(MCP_BEARER_TOKEN=superuser_key), timeout=SUITE_TIMEOUT,
+        [
+            "--import",
+            tooling.INJECT_AUTH,
+            tooling.CONFORMANCE,
+            "server",
+            "--url",
+            conformance_url,
+            "--scenario",
+            "json-schema-2020-12",
+            "-o",
+            tmp_path,
+        ],
+        env=tooling.node_env(MCP_BEARER_TOKEN=superuser_key),
+        timeout=SUITE_TIMEOUT,
     )
     output = ANSI.sub("", completed.stdout + completed.stderr)
     assert completed.returncode == 0, output
@@ -129,27 +180,55 @@ def test_prerelease_suite_active(node_tools, conformance_url, superuser_key, tmp
     run = run_suite(tooling.CONFORMANCE_NEXT, conformance_url, superuser_key, tmp_path)
 
     assert run.returncode == 0, run.explain()
-    assert {"server-initialize", "server-session-lifecycle", "tools-call-sampling", "elicitation-sep1330-enums",
-            "dns-rebinding-protection"} <= set(run.scenarios)
+    assert {
+        "server-initialize",
+        "server-session-lifecycle",
+        "tools-call-sampling",
+        "elicitation-sep1330-enums",
+        "dns-rebinding-protection",
+    } <= set(run.scenarios)
     assert all(ok and failed == 0 for ok, _, failed in run.scenarios.values()), run.explain()
     assert run.failed == 0 and run.passed >= 73, run.explain()
 
 
 def test_prerelease_suite_2026_07_28(node_tools, conformance_url, superuser_key, tmp_path):
     """What 2026-07-28 requires (stateless, per-request _meta): all of it but the baseline's entries."""
-    run = run_suite(tooling.CONFORMANCE_NEXT, conformance_url, superuser_key, tmp_path,
-                    "--requirements", "2026-07-28", "--expected-failures", tooling.BASELINE_2026)
+    run = run_suite(
+        tooling.CONFORMANCE_NEXT,
+        conformance_url,
+        superuser_key,
+        tmp_path,
+        "--requirements",
+        "2026-07-28",
+        "--expected-failures",
+        tooling.BASELINE_2026,
+    )
 
     # Exit 0 means: every failing or warning check of a scored scenario is in the baseline, and
     # every baseline entry still fails (none is stale).
     assert run.returncode == 0, run.explain()
     assert "Baseline check passed" in run.output, run.explain()
-    for scenario in ("server-stateless", "caching", "sep-2164-resource-not-found", "tools-call-with-progress",
-                     "tools-call-mixed-content", "resources-templates-read", "prompts-get-with-image",
-                     "dns-rebinding-protection", "input-required-result-unsupported-methods"):
+    for scenario in (
+        "server-stateless",
+        "caching",
+        "sep-2164-resource-not-found",
+        "tools-call-with-progress",
+        "tools-call-mixed-content",
+        "resources-templates-read",
+        "prompts-get-with-image",
+        "dns-rebinding-protection",
+        "input-required-result-unsupported-methods",
+    ):
         assert scenario in run.scenarios, scenario
-    for scenario in ("caching", "tools-call-with-progress", "tools-call-mixed-content", "resources-read-binary",
-                     "prompts-get-embedded-resource", "dns-rebinding-protection", "server-sse-multiple-streams"):
+    for scenario in (
+        "caching",
+        "tools-call-with-progress",
+        "tools-call-mixed-content",
+        "resources-read-binary",
+        "prompts-get-embedded-resource",
+        "dns-rebinding-protection",
+        "server-sse-multiple-streams",
+    ):
         assert run.scenarios[scenario][0], (scenario, run.explain())
     # Not scored for 2026-07-28 (pending upstream), but passed here: keep it that way.
     for scenario in ("json-schema-2020-12", "http-header-validation", "http-custom-header-server-validation"):

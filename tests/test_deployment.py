@@ -81,7 +81,13 @@ def _api_gateway_event(body, key, method_header):
             "apiId": "api",
             "domainName": "localhost",
             "domainPrefix": "localhost",
-            "http": {"method": "POST", "path": "/mcp", "protocol": "HTTP/1.1", "sourceIp": "127.0.0.1", "userAgent": "lambda-test"},
+            "http": {
+                "method": "POST",
+                "path": "/mcp",
+                "protocol": "HTTP/1.1",
+                "sourceIp": "127.0.0.1",
+                "userAgent": "lambda-test",
+            },
             "requestId": "id",
             "routeKey": "$default",
             "stage": "$default",
@@ -103,7 +109,12 @@ def lambda_event_loop():
 
 def test_lambda_handler_serves_a_real_mcp_request(api_keys, settings, monkeypatch, lambda_event_loop):
     # Not FREEZE_GC_AT_STARTUP: a frozen test process would keep every object later tests leave behind.
-    settings.MCP_BRIDGE = {**settings.MCP_BRIDGE, "STATELESS_HTTP": True, "JSON_RESPONSE": True, "FREEZE_GC_AT_STARTUP": False}
+    settings.MCP_BRIDGE = {
+        **settings.MCP_BRIDGE,
+        "STATELESS_HTTP": True,
+        "JSON_RESPONSE": True,
+        "FREEZE_GC_AT_STARTUP": False,
+    }
     # The handler module sets these in os.environ; set here, they are removed again after the test, so
     # servers that later tests start do not inherit Lambda's JSON mode.
     monkeypatch.setenv("MCP_STATELESS_HTTP", "1")
@@ -118,8 +129,12 @@ def test_lambda_handler_serves_a_real_mcp_request(api_keys, settings, monkeypatc
         tools = {tool["name"] for tool in json.loads(response["body"])["result"]["tools"]}
         assert "search_customers" in tools and "issue_refund" not in tools
 
-    call = {"jsonrpc": "2.0", "id": 2, "method": "tools/call",
-            "params": {"name": "search_orders", "arguments": {"status": "paid", "page_size": 3}, "_meta": meta}}
+    call = {
+        "jsonrpc": "2.0",
+        "id": 2,
+        "method": "tools/call",
+        "params": {"name": "search_orders", "arguments": {"status": "paid", "page_size": 3}, "_meta": meta},
+    }
     event = _api_gateway_event(call, api_keys["analyst"], "tools/call")
     event["headers"]["mcp-name"] = "search_orders"
     response = handler(event, None)

@@ -23,14 +23,27 @@ from .servers import ROOT
 pytestmark = pytest.mark.subprocess
 
 SUPPORT_AGENT_TOOLS = {
-    "search_customers", "get_customer", "search_orders", "get_order",
-    "search_support_tickets", "get_support_ticket", "update_ticket_status", "issue_refund",
+    "search_customers",
+    "get_customer",
+    "search_orders",
+    "get_order",
+    "search_support_tickets",
+    "get_support_ticket",
+    "update_ticket_status",
+    "issue_refund",
 }
 RUNMCP = [sys.executable, "manage.py", "runmcp", "--user", "support_agent"]
 # What a stdio child needs from our environment to open the test database. The Inspector passes a
 # stdio server only a minimal environment (PATH, HOME, ...) plus its -e options.
-DATABASE_ENV = ("SQLITE_PATH", "DATABASE_URL", "DATABASE_POOL", "VAR_DIR", "REDIS_URL", "DJANGO_SETTINGS_MODULE",
-                "PYTHONUNBUFFERED")
+DATABASE_ENV = (
+    "SQLITE_PATH",
+    "DATABASE_URL",
+    "DATABASE_POOL",
+    "VAR_DIR",
+    "REDIS_URL",
+    "DJANGO_SETTINGS_MODULE",
+    "PYTHONUNBUFFERED",
+)
 
 
 @pytest.fixture(scope="session")
@@ -54,8 +67,9 @@ def inspector(node_tools, tmp_path):
     home.mkdir()
 
     def run(*args):
-        completed = tooling.run_node([tooling.INSPECTOR, "--cli", "--format", "json", *args],
-                                     env=tooling.node_env(HOME=home), cwd=ROOT)
+        completed = tooling.run_node(
+            [tooling.INSPECTOR, "--cli", "--format", "json", *args], env=tooling.node_env(HOME=home), cwd=ROOT
+        )
         payload = tooling.last_json_line(completed.stdout) if completed.stdout.strip() else None
         return completed.returncode, payload, completed.stderr
 
@@ -67,7 +81,9 @@ def ts_client(node_tools):
     """Run tests/external/ts_client.mjs with a plan; return (exit code, its JSON report, stderr)."""
 
     def run(plan, env=None):
-        completed = tooling.run_node([tooling.TS_CLIENT, json.dumps(plan)], env=tooling.node_env(**(env or {})), cwd=ROOT)
+        completed = tooling.run_node(
+            [tooling.TS_CLIENT, json.dumps(plan)], env=tooling.node_env(**(env or {})), cwd=ROOT
+        )
         return completed.returncode, tooling.last_json_line(completed.stdout), completed.stderr
 
     return run
@@ -139,18 +155,39 @@ def test_inspector_http(inspector, api_keys, live_server_url, customer):
     assert tools["search_customers"]["annotations"]["readOnlyHint"] is True
     assert tools["issue_refund"]["inputSchema"]["type"] == "object"
 
-    code, called, stderr = inspector(url, "--transport", "http", "--method", "tools/call", "--tool-name", "search_customers",
-                                     "--tool-args-json", json.dumps({"status": "active", "page_size": 3}), *auth)
+    code, called, stderr = inspector(
+        url,
+        "--transport",
+        "http",
+        "--method",
+        "tools/call",
+        "--tool-name",
+        "search_customers",
+        "--tool-args-json",
+        json.dumps({"status": "active", "page_size": 3}),
+        *auth,
+    )
     assert code == 0, stderr
     assert_search_result(called["result"])
 
-    code, read, stderr = inspector(url, "--transport", "http", "--method", "resources/read",
-                                   "--uri", f"customers://customer/{customer.pk}", *auth)
+    code, read, stderr = inspector(
+        url, "--transport", "http", "--method", "resources/read", "--uri", f"customers://customer/{customer.pk}", *auth
+    )
     assert code == 0, stderr
     assert_customer_resource(read["result"], customer)
 
-    code, prompt, stderr = inspector(url, "--transport", "http", "--method", "prompts/get",
-                                     "--prompt-name", "customer_health_review", "--prompt-args", f"customer_id={customer.pk}", *auth)
+    code, prompt, stderr = inspector(
+        url,
+        "--transport",
+        "http",
+        "--method",
+        "prompts/get",
+        "--prompt-name",
+        "customer_health_review",
+        "--prompt-args",
+        f"customer_id={customer.pk}",
+        *auth,
+    )
     assert code == 0, stderr
     assert_health_prompt(prompt["result"], customer)
 
@@ -165,10 +202,22 @@ def test_inspector_validates_every_read_tool_on_the_demo_data(inspector, api_key
     code, listed, stderr = inspector(url, "--transport", "http", "--method", "tools/list", *auth)
     assert code == 0, stderr
     calls = read_tool_calls(listed["result"]["tools"], make_demo_data)
-    assert {name for name, _, _ in calls} == {name for name in SUPPORT_AGENT_TOOLS if name.startswith(("search_", "get_"))}
+    assert {name for name, _, _ in calls} == {
+        name for name in SUPPORT_AGENT_TOOLS if name.startswith(("search_", "get_"))
+    }
     for name, arguments, pk in calls:
-        code, called, stderr = inspector(url, "--transport", "http", "--method", "tools/call", "--tool-name", name,
-                                         "--tool-args-json", json.dumps(arguments), *auth)
+        code, called, stderr = inspector(
+            url,
+            "--transport",
+            "http",
+            "--method",
+            "tools/call",
+            "--tool-name",
+            name,
+            "--tool-args-json",
+            json.dumps(arguments),
+            *auth,
+        )
         assert code == 0, f"{name} {arguments}: {stderr}"
         assert_read_result(name, called["result"], pk)
 
@@ -176,19 +225,47 @@ def test_inspector_validates_every_read_tool_on_the_demo_data(inspector, api_key
 def test_inspector_http_errors(inspector, api_keys, live_server_url):
     """A bad key, a hidden tool and a tool error, each with the Inspector's own exit code."""
     url = f"{live_server_url}/mcp"
-    code, _, stderr = inspector(url, "--transport", "http", "--method", "tools/list", "--stored-auth-only",
-                                "--header", "Authorization: Bearer mcpb_not_a_key")
+    code, _, stderr = inspector(
+        url,
+        "--transport",
+        "http",
+        "--method",
+        "tools/list",
+        "--stored-auth-only",
+        "--header",
+        "Authorization: Bearer mcpb_not_a_key",
+    )
     assert code == 3, stderr
     envelope = tooling.last_json_line(stderr)
     assert envelope["error"]["code"] == "auth_required" and "invalid_token" in envelope["error"]["message"]
 
     analyst = ("--header", f"Authorization: Bearer {api_keys['analyst']}")
-    code, _, stderr = inspector(url, "--transport", "http", "--method", "tools/call", "--tool-name", "issue_refund",
-                                "--tool-args-json", json.dumps({"order_id": 1, "amount": "1.00", "reason": "goodwill"}), *analyst)
+    code, _, stderr = inspector(
+        url,
+        "--transport",
+        "http",
+        "--method",
+        "tools/call",
+        "--tool-name",
+        "issue_refund",
+        "--tool-args-json",
+        json.dumps({"order_id": 1, "amount": "1.00", "reason": "goodwill"}),
+        *analyst,
+    )
     assert code == 5 and tooling.last_json_line(stderr)["error"]["code"] == "tool_not_found", stderr
 
-    code, result, stderr = inspector(url, "--transport", "http", "--method", "tools/call", "--tool-name", "get_customer",
-                                     "--tool-args-json", json.dumps({"id": 10**9}), *analyst)
+    code, result, stderr = inspector(
+        url,
+        "--transport",
+        "http",
+        "--method",
+        "tools/call",
+        "--tool-name",
+        "get_customer",
+        "--tool-args-json",
+        json.dumps({"id": 10**9}),
+        *analyst,
+    )
     assert code == 5 and tooling.last_json_line(stderr)["error"]["code"] == "tool_is_error", stderr
     assert result["result"]["isError"] is True
     assert result["result"]["content"][0]["text"].startswith("No customer with id 1000000000 exists")
@@ -196,8 +273,16 @@ def test_inspector_http_errors(inspector, api_keys, live_server_url):
 
 def test_inspector_tool_schemas_are_portable(inspector, api_keys, live_server_url):
     """`--strict` lints every tool schema for portability across model providers: no errors."""
-    code, listed, stderr = inspector(f"{live_server_url}/mcp", "--transport", "http", "--method", "tools/list", "--strict",
-                                     "--header", f"Authorization: Bearer {api_keys['admin']}")
+    code, listed, stderr = inspector(
+        f"{live_server_url}/mcp",
+        "--transport",
+        "http",
+        "--method",
+        "tools/list",
+        "--strict",
+        "--header",
+        f"Authorization: Bearer {api_keys['admin']}",
+    )
     assert code == 0, stderr  # 6 would mean an error-severity problem (warnings are allowed)
     assert len(listed["result"]["tools"]) > len(SUPPORT_AGENT_TOOLS)
 
@@ -212,18 +297,35 @@ def test_inspector_stdio(inspector, customer):
     assert code == 0, stderr
     assert {tool["name"] for tool in listed["result"]["tools"]} == SUPPORT_AGENT_TOOLS
 
-    code, called, stderr = inspector("--method", "tools/call", "--tool-name", "search_customers",
-                                     "--tool-args-json", json.dumps({"status": "active", "page_size": 3}), *target, *RUNMCP)
+    code, called, stderr = inspector(
+        "--method",
+        "tools/call",
+        "--tool-name",
+        "search_customers",
+        "--tool-args-json",
+        json.dumps({"status": "active", "page_size": 3}),
+        *target,
+        *RUNMCP,
+    )
     assert code == 0, stderr
     assert_search_result(called["result"])
 
-    code, read, stderr = inspector("--method", "resources/read", "--uri", f"customers://customer/{customer.pk}",
-                                   *target, *RUNMCP)
+    code, read, stderr = inspector(
+        "--method", "resources/read", "--uri", f"customers://customer/{customer.pk}", *target, *RUNMCP
+    )
     assert code == 0, stderr
     assert_customer_resource(read["result"], customer)
 
-    code, prompt, stderr = inspector("--method", "prompts/get", "--prompt-name", "customer_health_review",
-                                     "--prompt-args", f"customer_id={customer.pk}", *target, *RUNMCP)
+    code, prompt, stderr = inspector(
+        "--method",
+        "prompts/get",
+        "--prompt-name",
+        "customer_health_review",
+        "--prompt-args",
+        f"customer_id={customer.pk}",
+        *target,
+        *RUNMCP,
+    )
     assert code == 0, stderr
     assert_health_prompt(prompt["result"], customer)
 
@@ -253,8 +355,9 @@ def assert_ts_report(report, customer):
 
 
 def test_ts_sdk_http(ts_client, api_keys, live_server_url, customer):
-    code, report, stderr = ts_client({"transport": "http", "url": f"{live_server_url}/mcp",
-                                      "token": api_keys["support_agent"], **plan_for(customer)})
+    code, report, stderr = ts_client(
+        {"transport": "http", "url": f"{live_server_url}/mcp", "token": api_keys["support_agent"], **plan_for(customer)}
+    )
     assert code == 0, (report, stderr)
     assert report["protocolVersion"] == "2025-11-25"  # the newest this SDK speaks
     assert report["sessionId"] and report["terminated"] is True  # the session ended with DELETE
@@ -267,12 +370,16 @@ def test_ts_sdk_validates_every_read_tool_on_the_demo_data(ts_client, api_keys, 
     code, report, stderr = ts_client(plan)
     assert code == 0, (report, stderr)
     calls = read_tool_calls(report["tools"], make_demo_data)
-    assert {name for name, _, _ in calls} == {name for name in SUPPORT_AGENT_TOOLS if name.startswith(("search_", "get_"))}
+    assert {name for name, _, _ in calls} == {
+        name for name in SUPPORT_AGENT_TOOLS if name.startswith(("search_", "get_"))
+    }
 
-    code, report, stderr = ts_client({**plan, "calls": [{"name": name, "arguments": arguments} for name, arguments, _ in calls]})
+    code, report, stderr = ts_client(
+        {**plan, "calls": [{"name": name, "arguments": arguments} for name, arguments, _ in calls]}
+    )
     assert code == 0, (report, stderr)
     assert [call.get("error") for call in report["calls"]] == [None] * len(calls), report["calls"]
-    for (name, _, pk), call in zip(calls, report["calls"]):
+    for (name, _, pk), call in zip(calls, report["calls"], strict=True):
         assert_read_result(name, call["result"], pk)
 
 
@@ -284,8 +391,10 @@ def test_ts_sdk_http_rejects_a_bad_key(ts_client, live_server_url, demo):
 
 def test_ts_sdk_stdio(ts_client, customer):
     command, *args = RUNMCP
-    code, report, stderr = ts_client({"transport": "stdio", "command": command, "args": args, "cwd": str(ROOT),
-                                      **plan_for(customer)}, env=servers.test_database_env())
+    code, report, stderr = ts_client(
+        {"transport": "stdio", "command": command, "args": args, "cwd": str(ROOT), **plan_for(customer)},
+        env=servers.test_database_env(),
+    )
     assert code == 0, (report, stderr)
     assert report["protocolVersion"] == "2025-11-25" and report["sessionId"] is None
     assert_ts_report(report, customer)

@@ -45,11 +45,14 @@ async def visible_customer():
 # -- completion/complete is bounded ------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("value, fragment", [
-    ("ana " * 25_000, "at most 200 characters"),  # 100 KB
-    ("a" * 100_000, "at most 200 characters"),
-    (" ".join(["ana"] * 11), "use at most 10 distinctive words"),
-])
+@pytest.mark.parametrize(
+    "value, fragment",
+    [
+        ("ana " * 25_000, "at most 200 characters"),  # 100 KB
+        ("a" * 100_000, "at most 200 characters"),
+        (" ".join(["ana"] * 11), "use at most 10 distinctive words"),
+    ],
+)
 async def test_oversized_completion_value_is_refused_at_once(demo, mode, value, fragment):
     async with mcp_client(demo["analyst"], mode) as client:
         started = time.monotonic()
@@ -96,10 +99,18 @@ def surrogate_requests(client, customer_pk):
     }
 
 
-@pytest.mark.parametrize("request_kind, mode", [
-    ("completion value", "auto"), ("completion value", "legacy"), ("prompt argument", "auto"), ("prompt argument", "legacy"),
-    ("resource URI", "legacy"), ("tool name", "legacy"), ("prompt name", "legacy"),
-])
+@pytest.mark.parametrize(
+    "request_kind, mode",
+    [
+        ("completion value", "auto"),
+        ("completion value", "legacy"),
+        ("prompt argument", "auto"),
+        ("prompt argument", "legacy"),
+        ("resource URI", "legacy"),
+        ("tool name", "legacy"),
+        ("prompt name", "legacy"),
+    ],
+)
 async def test_lone_surrogate_in_other_requests_is_invalid_params(demo, mode, request_kind):
     customer = await visible_customer()
     async with mcp_client(demo["support_agent"], mode) as client:
@@ -138,7 +149,9 @@ async def test_genuine_cursor_still_pages(demo):
             "search_customers", {"page_size": 2, "cursor": forged_cursor("search_customers", {"page_size": 2}, 2)}
         )
     assert not second.is_error and second.structured_content == by_hand.structured_content
-    assert {i["id"] for i in first.structured_content["items"]}.isdisjoint(i["id"] for i in second.structured_content["items"])
+    assert {i["id"] for i in first.structured_content["items"]}.isdisjoint(
+        i["id"] for i in second.structured_content["items"]
+    )
 
 
 # -- canonical ids only ------------------------------------------------------------------------------
@@ -149,8 +162,16 @@ def arabic_indic(number):
 
 
 def non_canonical_forms(pk):
-    return [f"+{pk}", f"0{pk}", arabic_indic(pk), f"{pk} ", f" {pk}", f"{str(pk)[:1]}_{str(pk)[1:]}" if pk > 9 else f"{pk}_0",
-            f"{pk}.0", str(2**63 + pk)]
+    return [
+        f"+{pk}",
+        f"0{pk}",
+        arabic_indic(pk),
+        f"{pk} ",
+        f" {pk}",
+        f"{str(pk)[:1]}_{str(pk)[1:]}" if pk > 9 else f"{pk}_0",
+        f"{pk}.0",
+        str(2**63 + pk),
+    ]
 
 
 async def test_resource_ids_must_be_canonical(demo, mode):
@@ -203,8 +224,12 @@ def run_slow_statement(seconds):
         return cursor.fetchone()
 
 
-@slow_site.tool(name="slow_report", description="Runs one slow statement (tests only).", read_only=True,
-                input_schema={"type": "object", "properties": {"seconds": {"type": "number"}}, "additionalProperties": False})
+@slow_site.tool(
+    name="slow_report",
+    description="Runs one slow statement (tests only).",
+    read_only=True,
+    input_schema={"type": "object", "properties": {"seconds": {"type": "number"}}, "additionalProperties": False},
+)
 def slow_report(request, data):
     run_slow_statement(data.get("seconds", 5))
     return {"done": True}
@@ -247,7 +272,10 @@ async def test_slow_tool_call_is_stopped_and_says_what_to_narrow(demo, short_bud
 async def test_search_tools_say_how_to_narrow():
     """A generated search tool names its own ways to narrow (filters, query, page_size)."""
     hint = site.registry.tools["search_customers"].narrowing_hint()
-    assert hint == "Narrow the search: add filters, use a more specific query or ask for a smaller page_size, then call search_customers again."
+    assert (
+        hint
+        == "Narrow the search: add filters, use a more specific query or ask for a smaller page_size, then call search_customers again."
+    )
 
 
 async def test_slow_non_tool_request_is_a_retryable_error(demo, short_budget):

@@ -41,7 +41,7 @@ class Steps:
 def readme_steps():
     text = README.read_text()
     start = text.index(f"\n{SECTION}\n")
-    section = text[start:text.index("\n## ", start + 1)]
+    section = text[start : text.index("\n## ", start + 1)]
     steps = Steps()
     for language, body in re.findall(r"```(\w+)\n(.*?)```", section, flags=re.S):
         if language == "python":
@@ -77,8 +77,13 @@ def project(tmp_path):
     directory = tmp_path / "project"
     directory.mkdir()
     # Only what a shell would have, plus the checkout in place of `pip install`.
-    env = {"PATH": os.environ["PATH"], "HOME": str(tmp_path), "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1",
-           "DJANGO_SUPERUSER_PASSWORD": PASSWORD}
+    env = {
+        "PATH": os.environ["PATH"],
+        "HOME": str(tmp_path),
+        "PYTHONPATH": str(ROOT),
+        "PYTHONUNBUFFERED": "1",
+        "DJANGO_SUPERUSER_PASSWORD": PASSWORD,
+    }
     key = None
     for action in steps.actions:
         if action[0] == "write":
@@ -107,8 +112,16 @@ def test_install_line_names_the_distribution():
 def test_manifest_names_the_distribution(tmp_path):
     name = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["name"]
     output = tmp_path / "server.json"
-    call_command("mcp_manifest", "--name", "io.github.acme/shop", "--url", "https://shop.example.com",
-                 "--output", str(output), stdout=io.StringIO())
+    call_command(
+        "mcp_manifest",
+        "--name",
+        "io.github.acme/shop",
+        "--url",
+        "https://shop.example.com",
+        "--output",
+        str(output),
+        stdout=io.StringIO(),
+    )
     assert json.loads(output.read_text())["packages"][0]["identifier"] == name
 
 
@@ -119,7 +132,9 @@ async def test_fresh_project_serves_its_admin_over_stdio_and_http(project):
     [uvicorn] = [argv for argv in serve if argv[0] == "uvicorn"]
     [runmcp] = [argv for argv in serve if "runmcp" in argv]
 
-    stdio = StdioServerParameters(command=sys.executable, args=as_local_command(runmcp)[1:], cwd=str(directory), env=env)
+    stdio = StdioServerParameters(
+        command=sys.executable, args=as_local_command(runmcp)[1:], cwd=str(directory), env=env
+    )
     async with Client(stdio) as client:
         tools = {tool.name for tool in (await client.list_tools()).tools}
         assert tools == {"search_products", "get_product", "create_product"}

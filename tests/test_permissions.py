@@ -30,22 +30,22 @@ pytestmark = pytest.mark.anyio
 # -- the matrix --------------------------------------------------------------------------------------
 #                                    admin  support_agent  analyst
 _MATRIX = {
-    "search_customers":              (True, True, True),
-    "get_customer":                  (True, True, True),
-    "create_customer":               (True, False, False),
-    "update_customer":               (True, False, False),
-    "delete_customer":               (True, False, False),
-    "search_orders":                 (True, True, True),
-    "get_order":                     (True, True, True),
-    "search_support_tickets":        (True, True, True),
-    "get_support_ticket":            (True, True, True),
-    "create_support_ticket":         (True, False, False),
-    "update_support_ticket":         (True, False, False),
+    "search_customers": (True, True, True),
+    "get_customer": (True, True, True),
+    "create_customer": (True, False, False),
+    "update_customer": (True, False, False),
+    "delete_customer": (True, False, False),
+    "search_orders": (True, True, True),
+    "get_order": (True, True, True),
+    "search_support_tickets": (True, True, True),
+    "get_support_ticket": (True, True, True),
+    "create_support_ticket": (True, False, False),
+    "update_support_ticket": (True, False, False),
     "mark_resolved_support_tickets": (True, False, False),
-    "update_ticket_status":          (True, True, False),
-    "search_refunds":                (True, False, True),
-    "get_refund":                    (True, False, True),
-    "issue_refund":                  (True, True, False),
+    "update_ticket_status": (True, True, False),
+    "search_refunds": (True, False, True),
+    "get_refund": (True, False, True),
+    "issue_refund": (True, True, False),
 }
 EXPECTED = {tool: dict(zip(ROLES, row, strict=True)) for tool, row in _MATRIX.items()}
 
@@ -245,6 +245,7 @@ def _build_call(name, role, mode, ns):
 
         return {"id": ns.ticket.pk, "subject": subject}, check
     if name == "mark_resolved_support_tickets":
+
         def check(result):
             assert SupportTicket.objects.get(pk=ns.action_ticket.pk).status == SupportTicket.Status.RESOLVED
 
@@ -413,7 +414,9 @@ async def test_superuser_flag_removed_loses_every_tool(demo, mode):
 
 
 @pytest.mark.parametrize("credential_cache_timeout, wait", [(1, 1.1), (0, 0)], ids=["remembered", "not-remembered"])
-async def test_superuser_flag_removed_without_signals_loses_every_tool(demo, mode, settings, credential_cache_timeout, wait):
+async def test_superuser_flag_removed_without_signals_loses_every_tool(
+    demo, mode, settings, credential_cache_timeout, wait
+):
     """A demotion that bypasses model signals (QuerySet.update, a data migration, raw SQL).
 
     The access generation is not replaced, so a remembered credential and user serve calls until
@@ -453,7 +456,9 @@ async def test_support_refund_over_500_is_refused_and_writes_nothing(demo, mode)
     before_state, before_rows = await _order_state(order), await snapshot()
     async with mcp_client(demo["support_agent"], mode) as client:
         for amount in ("600.00", 500.01, "1000"):
-            result = await client.call_tool("issue_refund", {"order_id": order.pk, "amount": amount, "reason": "damaged"})
+            result = await client.call_tool(
+                "issue_refund", {"order_id": order.pk, "amount": amount, "reason": "damaged"}
+            )
             assert result.is_error, amount
             assert "500" in result.content[0].text
     assert await _order_state(order) == before_state
@@ -527,7 +532,9 @@ async def test_internal_customer_is_invisible_to_non_superusers(demo, mode, role
         assert got.is_error and "not" in got.content[0].text and got.structured_content is None
         # Not found reads exactly like a customer that does not exist: no existence oracle.
         missing = await client.call_tool("get_customer", {"id": missing_id})
-        assert got.content[0].text.replace(str(internal.customer.pk), "ID") == missing.content[0].text.replace(str(missing_id), "ID")
+        assert got.content[0].text.replace(str(internal.customer.pk), "ID") == missing.content[0].text.replace(
+            str(missing_id), "ID"
+        )
 
         customer_ids = await _all_ids(client, "search_customers")
         assert internal.customer.pk not in customer_ids and len(customer_ids) == visible_count
@@ -571,7 +578,9 @@ async def test_support_agent_cannot_write_to_an_internal_customers_records(demo,
     internal = await _internal_objects()
     before = await snapshot()
     async with mcp_client(demo["support_agent"], mode) as client:
-        refund = await client.call_tool("issue_refund", {"order_id": internal.order.pk, "amount": "10.00", "reason": "goodwill"})
+        refund = await client.call_tool(
+            "issue_refund", {"order_id": internal.order.pk, "amount": "10.00", "reason": "goodwill"}
+        )
         assert refund.is_error and "search_orders" in refund.content[0].text
         status = await client.call_tool("update_ticket_status", {"ticket_id": internal.ticket.pk, "status": "closed"})
         assert status.is_error and "search_support_tickets" in status.content[0].text
@@ -582,8 +591,13 @@ async def test_granted_write_tools_still_cannot_reach_or_point_at_internal_recor
     """Give support_agent more write tools: they still act only on rows its admin queryset shows."""
     internal = await _internal_objects()
     agent = demo["support_agent"]
-    await grant(agent, "customers.add_supportticket", "mcp_bridge.call_create_support_ticket",
-                "mcp_bridge.call_update_support_ticket", "mcp_bridge.call_mark_resolved_support_tickets")
+    await grant(
+        agent,
+        "customers.add_supportticket",
+        "mcp_bridge.call_create_support_ticket",
+        "mcp_bridge.call_update_support_ticket",
+        "mcp_bridge.call_mark_resolved_support_tickets",
+    )
 
     @sync_to_async
     def visible_ticket():
@@ -596,12 +610,16 @@ async def test_granted_write_tools_still_cannot_reach_or_point_at_internal_recor
     missing_id = 10**9
     before = await snapshot()
     async with mcp_client(agent, mode) as client:
-        assert {"create_support_ticket", "update_support_ticket", "mark_resolved_support_tickets"} <= await tool_names(client)
+        assert {"create_support_ticket", "update_support_ticket", "mark_resolved_support_tickets"} <= await tool_names(
+            client
+        )
         # An admin action on a mix of visible and internal ids: refused as a whole.
         action = await client.call_tool("mark_resolved_support_tickets", {"ids": [ticket.pk, internal.ticket.pk]})
         assert action.is_error and str(internal.ticket.pk) in action.content[0].text
         absent = await client.call_tool("mark_resolved_support_tickets", {"ids": [ticket.pk, missing_id]})
-        assert action.content[0].text.replace(str(internal.ticket.pk), "ID") == absent.content[0].text.replace(str(missing_id), "ID")
+        assert action.content[0].text.replace(str(internal.ticket.pk), "ID") == absent.content[0].text.replace(
+            str(missing_id), "ID"
+        )
         # Editing an internal ticket.
         edit = await client.call_tool("update_support_ticket", {"id": internal.ticket.pk, "subject": "mine now"})
         assert edit.is_error
@@ -614,7 +632,9 @@ async def test_granted_write_tools_still_cannot_reach_or_point_at_internal_recor
             assert hidden.is_error, f"{name} attached a record to an internal customer"
             absent = await client.call_tool(name, {**arguments, "customer": missing_id})
             assert absent.is_error
-            assert hidden.content[0].text.replace(str(internal.customer.pk), "ID") == absent.content[0].text.replace(str(missing_id), "ID")
+            assert hidden.content[0].text.replace(str(internal.customer.pk), "ID") == absent.content[0].text.replace(
+                str(missing_id), "ID"
+            )
         assert await snapshot() == before
         # The same tools work on visible rows.
         done = await client.call_tool("mark_resolved_support_tickets", {"ids": [ticket.pk]})
@@ -624,7 +644,9 @@ async def test_granted_write_tools_still_cannot_reach_or_point_at_internal_recor
 
 async def test_delete_needs_delete_permission_on_everything_that_cascades(demo, mode):
     """delete_customer cascades to orders and tickets: like the admin, it needs delete on those too."""
-    user = await make_user("deleter", ["customers.view_customer", "customers.delete_customer", "mcp_bridge.call_delete_customer"])
+    user = await make_user(
+        "deleter", ["customers.view_customer", "customers.delete_customer", "mcp_bridge.call_delete_customer"]
+    )
 
     @sync_to_async
     def customers():
@@ -683,7 +705,9 @@ def _same_shape(hidden_error, hidden_name, missing_error, missing_name):
     assert hidden_error.code == missing_error.code
     assert hidden_error.message.replace(hidden_name, "NAME") == missing_error.message.replace(missing_name, "NAME")
     assert hidden_error.data == (
-        None if missing_error.data is None else {k: (hidden_name if v == missing_name else v) for k, v in missing_error.data.items()}
+        None
+        if missing_error.data is None
+        else {k: (hidden_name if v == missing_name else v) for k, v in missing_error.data.items()}
     )
 
 
@@ -702,7 +726,9 @@ async def test_hidden_and_missing_tools_fail_identically(demo, mode):
             _same_shape(hidden_error, hidden, missing_error, missing)
         # Completion of a hidden resource template answers like an unknown one: nothing.
         refund = await sync_to_async(Refund.objects.create)(
-            order=await sync_to_async(_refundable_order)(customer__is_internal=False), amount=Decimal("1.00"), reason="other"
+            order=await sync_to_async(_refundable_order)(customer__is_internal=False),
+            amount=Decimal("1.00"),
+            reason="other",
         )
         for uri in ("customers://refund/{id}", "customers://nothing/{id}"):
             ref = ResourceTemplateReference(type="ref/resource", uri=uri)
@@ -721,7 +747,9 @@ async def test_hidden_and_missing_prompts_and_resources_fail_identically(demo, m
                 await client.get_prompt(name, {"customer_id": str(customer.pk)})
             errors[name] = caught.value
         assert errors["customer_health_review"].code == INVALID_PARAMS
-        _same_shape(errors["customer_health_review"], "customer_health_review", errors["no_such_prompt"], "no_such_prompt")
+        _same_shape(
+            errors["customer_health_review"], "customer_health_review", errors["no_such_prompt"], "no_such_prompt"
+        )
 
         hidden_uri = f"customers://customer/{customer.pk}/orders"  # needs search_orders too
         for missing_uri in (f"customers://customer/{customer.pk}/nothing", f"customers://customer/{10**9}/orders"):
@@ -758,7 +786,9 @@ async def test_prompt_needs_every_required_tool(demo, mode):
         prompt = await client.get_prompt("customer_health_review", {"customer_id": str(customer.pk)})
         assert f"get_customer with id {customer.pk}" in prompt.messages[0].content.text
         assert await template_uris(client) == {
-            "customers://customer/{id}", "customers://customer/{id}/orders", "customers://customer/{id}/tickets",
+            "customers://customer/{id}",
+            "customers://customer/{id}/orders",
+            "customers://customer/{id}/tickets",
         }
 
 

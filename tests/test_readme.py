@@ -132,7 +132,7 @@ def inspector_command():
             packages.append(words[position + 1])
             position += 1
         position += 1
-    return packages, words[position], words[position + 1:]
+    return packages, words[position], words[position + 1 :]
 
 
 def test_inspector_command_pins_the_tested_versions():
@@ -163,6 +163,12 @@ def test_inspector_command_runs_against_a_live_server(api_keys, live_server_url,
     assert completed.returncode == 0, completed.stderr
     listed = json.loads(completed.stdout)
     assert {tool["name"] for tool in listed["tools"]} == {
-        "search_customers", "get_customer", "search_orders", "get_order",
-        "search_support_tickets", "get_support_ticket", "update_ticket_status", "issue_refund",
+        "search_customers",
+        "get_customer",
+        "search_orders",
+        "get_order",
+        "search_support_tickets",
+        "get_support_ticket",
+        "update_ticket_status",
+        "issue_refund",
     }

@@ -21,11 +21,22 @@ from mcp_bridge.sites import McpSite
 from mcp_bridge.tools import SerializerTool
 
 EXPECTED_TOOLS = {
-    "search_customers", "get_customer", "create_customer", "update_customer", "delete_customer",
-    "search_orders", "get_order",
-    "search_support_tickets", "get_support_ticket", "create_support_ticket", "update_support_ticket",
-    "mark_resolved_support_tickets", "update_ticket_status",
-    "search_refunds", "get_refund", "issue_refund",
+    "search_customers",
+    "get_customer",
+    "create_customer",
+    "update_customer",
+    "delete_customer",
+    "search_orders",
+    "get_order",
+    "search_support_tickets",
+    "get_support_ticket",
+    "create_support_ticket",
+    "update_support_ticket",
+    "mark_resolved_support_tickets",
+    "update_ticket_status",
+    "search_refunds",
+    "get_refund",
+    "issue_refund",
 }
 
 
@@ -74,7 +85,9 @@ def test_choices_become_enums_and_dates_become_ranges(fresh_site):
     create = fresh_site.build().tools["create_customer"]
     assert create.input_schema["properties"]["country"]["enum"][:2] == ["US", "GB"]
     assert create.input_schema["properties"]["email"]["description"].startswith("Primary contact email")  # help_text
-    assert {"lifetime_value", "created", "id", "phone"}.isdisjoint(create.input_schema["properties"])  # read-only / redacted
+    assert {"lifetime_value", "created", "id", "phone"}.isdisjoint(
+        create.input_schema["properties"]
+    )  # read-only / redacted
 
 
 def test_annotations_tell_the_truth(fresh_site):
@@ -90,8 +103,10 @@ def test_annotations_tell_the_truth(fresh_site):
     # The demo's action says, with @mcp_bridge.action, that resolving tickets twice changes nothing more.
     resolve = tools["mark_resolved_support_tickets"]
     assert (resolve.read_only, resolve.destructive, resolve.idempotent) == (False, False, True)
-    assert resolve.description.endswith("Returns the ids acted on and the admin's messages. Every chosen ticket ends "
-                                        "resolved, closed ones included; resolved ones are left as they are.")
+    assert resolve.description.endswith(
+        "Returns the ids acted on and the admin's messages. Every chosen ticket ends "
+        "resolved, closed ones included; resolved ones are left as they are."
+    )
 
 
 def test_resource_templates_and_prompts(fresh_site):
@@ -103,8 +118,11 @@ def test_resource_templates_and_prompts(fresh_site):
 
 def test_migrate_creates_one_grant_permission_per_tool(db):
     # pytest-django ran migrate, whose post_migrate signal synced the registry.
-    codenames = set(Permission.objects.filter(content_type__app_label="mcp_bridge", content_type__model="tool")
-                    .values_list("codename", flat=True))
+    codenames = set(
+        Permission.objects.filter(content_type__app_label="mcp_bridge", content_type__model="tool").values_list(
+            "codename", flat=True
+        )
+    )
     assert {f"call_{name}" for name in EXPECTED_TOOLS} <= codenames
     assert set(Tool.objects.values_list("name", flat=True)) >= EXPECTED_TOOLS
 
@@ -171,12 +189,17 @@ def test_an_action_without_annotation_is_described_with_the_mcp_defaults():
 
 def test_an_action_annotation_sets_its_hints_and_appends_its_description():
     @admin.action(description="Reopen selected tickets")
-    @mcp_bridge.action(description="  Resolved and closed tickets become open again.  ", destructive=False, idempotent=True)
+    @mcp_bridge.action(
+        description="  Resolved and closed tickets become open again.  ", destructive=False, idempotent=True
+    )
     def reopen(modeladmin, request, queryset):
         queryset.update(status=SupportTicket.Status.OPEN)
 
-    assert reopen.mcp_action == {"description": "  Resolved and closed tickets become open again.  ",
-                                 "destructive": False, "idempotent": True}
+    assert reopen.mcp_action == {
+        "description": "  Resolved and closed tickets become open again.  ",
+        "destructive": False,
+        "idempotent": True,
+    }
     tool = action_tool(reopen, "reopen")
     assert (tool.read_only, tool.destructive, tool.idempotent) == (False, False, True)
     assert tool.description == (
@@ -194,29 +217,50 @@ def test_the_bare_action_decorator_keeps_the_defaults():
     assert (tool.destructive, tool.idempotent) == (True, False)
 
 
-@pytest.mark.parametrize("annotation, message, check_id", [
-    ({"destructive": False, "readonly": True},
-     "The MCP annotation (mcp_action) of the action 'close_tickets' of TicketActionsAdmin has the unknown key(s) "
-     "'readonly'.", "mcp_bridge.E110"),
-    ({"destructive": "no"},
-     "The MCP annotation (mcp_action) of the action 'close_tickets' of TicketActionsAdmin sets 'destructive' to 'no'; "
-     "it must be True or False.", "mcp_bridge.E111"),
-    ({"idempotent": 1},
-     "The MCP annotation (mcp_action) of the action 'close_tickets' of TicketActionsAdmin sets 'idempotent' to 1; "
-     "it must be True or False.", "mcp_bridge.E111"),
-    ({"description": ["Closes tickets."]},
-     "The MCP annotation (mcp_action) of the action 'close_tickets' of TicketActionsAdmin sets 'description' to "
-     "['Closes tickets.']; it must be text.", "mcp_bridge.E111"),
-    (("destructive", False),
-     "The MCP annotation (mcp_action) of the action 'close_tickets' of TicketActionsAdmin must be a dict, not tuple.",
-     "mcp_bridge.E111"),
-])
+@pytest.mark.parametrize(
+    "annotation, message, check_id",
+    [
+        (
+            {"destructive": False, "readonly": True},
+            "The MCP annotation (mcp_action) of the action 'close_tickets' of TicketActionsAdmin has the unknown key(s) "
+            "'readonly'.",
+            "mcp_bridge.E110",
+        ),
+        (
+            {"destructive": "no"},
+            "The MCP annotation (mcp_action) of the action 'close_tickets' of TicketActionsAdmin sets 'destructive' to 'no'; "
+            "it must be True or False.",
+            "mcp_bridge.E111",
+        ),
+        (
+            {"idempotent": 1},
+            "The MCP annotation (mcp_action) of the action 'close_tickets' of TicketActionsAdmin sets 'idempotent' to 1; "
+            "it must be True or False.",
+            "mcp_bridge.E111",
+        ),
+        (
+            {"description": ["Closes tickets."]},
+            "The MCP annotation (mcp_action) of the action 'close_tickets' of TicketActionsAdmin sets 'description' to "
+            "['Closes tickets.']; it must be text.",
+            "mcp_bridge.E111",
+        ),
+        (
+            ("destructive", False),
+            "The MCP annotation (mcp_action) of the action 'close_tickets' of TicketActionsAdmin must be a dict, not tuple.",
+            "mcp_bridge.E111",
+        ),
+    ],
+)
 def test_a_bad_action_annotation_stops_the_build(annotation, message, check_id):
     close_tickets = make_close_tickets()
     close_tickets.mcp_action = annotation
     with pytest.raises(AnnotationError) as raised:
         action_tool(close_tickets)
-    assert (raised.value.message, raised.value.id, raised.value.obj.__name__) == (message, check_id, "TicketActionsAdmin")
+    assert (raised.value.message, raised.value.id, raised.value.obj.__name__) == (
+        message,
+        check_id,
+        "TicketActionsAdmin",
+    )
     assert "@mcp_bridge.action(" in raised.value.hint
 
 
@@ -233,8 +277,12 @@ class CountingThrottle:
 
 
 def test_tool_decorator_carries_throttle_options_to_the_tool():
-    @mcp_bridge.tool(throttle_scope="refunds", throttle_classes=[CountingThrottle],
-                     description="Refund one order. Returns the refund. " * 4, permissions=("customers.add_refund",))
+    @mcp_bridge.tool(
+        throttle_scope="refunds",
+        throttle_classes=[CountingThrottle],
+        description="Refund one order. Returns the refund. " * 4,
+        permissions=("customers.add_refund",),
+    )
     def refund(request, data):
         return {}
 
@@ -253,12 +301,17 @@ def test_site_tool_carries_throttle_options(fresh_site):
     assert (tool.throttle_scope, tool.throttle_classes) == ("exports", ())
 
 
-@pytest.mark.parametrize("options, message", [
-    ({"throttle_scope": ""}, "Tool 'export_rows' has the throttle_scope ''; it must be a non-empty string."),
-    ({"throttle_scope": 5}, "Tool 'export_rows' has the throttle_scope 5; it must be a non-empty string."),
-    ({"throttle_classes": CountingThrottle},
-     f"Tool 'export_rows' has the throttle_classes {CountingThrottle!r}; it must be a list or tuple of throttle classes."),
-])
+@pytest.mark.parametrize(
+    "options, message",
+    [
+        ({"throttle_scope": ""}, "Tool 'export_rows' has the throttle_scope ''; it must be a non-empty string."),
+        ({"throttle_scope": 5}, "Tool 'export_rows' has the throttle_scope 5; it must be a non-empty string."),
+        (
+            {"throttle_classes": CountingThrottle},
+            f"Tool 'export_rows' has the throttle_classes {CountingThrottle!r}; it must be a list or tuple of throttle classes.",
+        ),
+    ],
+)
 def test_bad_throttle_options_are_refused(options, message):
     def export_rows(request, data):
         return {}
@@ -275,8 +328,9 @@ def test_visible_tools_are_remembered_per_generation(db, fresh_site):
     user = get_user_model().objects.create_user("viewer")
     request = McpRequest(user)
     assert fresh_site.visible_tool_names(request, "g1") == frozenset()
-    user.user_permissions.add(Permission.objects.get(codename="call_search_customers"),
-                              Permission.objects.get(codename="view_customer"))
+    user.user_permissions.add(
+        Permission.objects.get(codename="call_search_customers"), Permission.objects.get(codename="view_customer")
+    )
     request = McpRequest(get_user_model().objects.get(pk=user.pk))
     assert fresh_site.visible_tool_names(request, "g1") == frozenset(), "the same generation reuses the set"
     assert fresh_site.visible_tool_names(request, "g2") == {"search_customers"}

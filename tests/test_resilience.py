@@ -26,8 +26,8 @@ from mcp_bridge.results import SERVER_BUSY
 from mcp_bridge.server import current_principal, get_server
 from mcp_bridge.sites import McpSite
 
-from .conftest import mcp_client
 from . import servers
+from .conftest import mcp_client
 from .servers import free_port, uvicorn_server
 
 #: A Redis URL nothing listens on: every cache operation fails with "connection refused".
@@ -39,7 +39,10 @@ CUSTOMER_TEMPLATE = ResourceTemplateReference(type="ref/resource", uri="customer
 
 @pytest.fixture
 def cache_down(settings):
-    settings.CACHES = {**settings.CACHES, "mcp": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": ABSENT_REDIS}}
+    settings.CACHES = {
+        **settings.CACHES,
+        "mcp": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": ABSENT_REDIS},
+    }
     settings.MCP_BRIDGE = {**settings.MCP_BRIDGE, "CACHE_ALIAS": "mcp"}
 
 
@@ -109,27 +112,36 @@ def test_concurrent_requests_default_to_the_smallest_database_pool(settings):
 
 
 def test_small_redis_pool_is_reported(settings):
-    settings.CACHES = {**settings.CACHES, "mcp": {
-        "BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": ABSENT_REDIS, "OPTIONS": {"max_connections": 4},
-    }}
+    settings.CACHES = {
+        **settings.CACHES,
+        "mcp": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": ABSENT_REDIS,
+            "OPTIONS": {"max_connections": 4},
+        },
+    }
     settings.MCP_BRIDGE = {**settings.MCP_BRIDGE, "CACHE_ALIAS": "mcp", "MAX_CONCURRENT_REQUESTS": 10}
     pools = database_pool_sizes()
-    expected = [checks.Warning(
-        "The MCP cache 'mcp' opens at most 4 Redis connections, fewer than the 10 MCP requests that may run at once: "
-        "under load, calls beyond it fail with 'server busy'.",
-        hint="Set CACHES['mcp']['OPTIONS']['max_connections'] to at least 10, or lower MCP_BRIDGE['MAX_CONCURRENT_REQUESTS'].",
-        id="mcp_bridge.W010",
-    )]
+    expected = [
+        checks.Warning(
+            "The MCP cache 'mcp' opens at most 4 Redis connections, fewer than the 10 MCP requests that may run at once: "
+            "under load, calls beyond it fail with 'server busy'.",
+            hint="Set CACHES['mcp']['OPTIONS']['max_connections'] to at least 10, or lower MCP_BRIDGE['MAX_CONCURRENT_REQUESTS'].",
+            id="mcp_bridge.W010",
+        )
+    ]
     for alias, size in pools.items():  # PostgreSQL with a pool (the demo's default there): also compared
         if size < 10:
-            expected.append(checks.Warning(
-                f"The connection pool of database {alias!r} holds at most {size} connections, fewer than the 10 MCP "
-                "requests that may run at once (MCP_BRIDGE['MAX_CONCURRENT_REQUESTS']): requests beyond it wait for a "
-                "connection and fail with 'server busy' after the pool's timeout.",
-                hint=f"Set DATABASES[{alias!r}]['OPTIONS']['pool']['max_size'] to at least 10, or lower "
-                "MCP_BRIDGE['MAX_CONCURRENT_REQUESTS'].",
-                id="mcp_bridge.W011",
-            ))
+            expected.append(
+                checks.Warning(
+                    f"The connection pool of database {alias!r} holds at most {size} connections, fewer than the 10 MCP "
+                    "requests that may run at once (MCP_BRIDGE['MAX_CONCURRENT_REQUESTS']): requests beyond it wait for a "
+                    "connection and fail with 'server busy' after the pool's timeout.",
+                    hint=f"Set DATABASES[{alias!r}]['OPTIONS']['pool']['max_size'] to at least 10, or lower "
+                    "MCP_BRIDGE['MAX_CONCURRENT_REQUESTS'].",
+                    id="mcp_bridge.W011",
+                )
+            )
     assert check_pool_sizes() == expected
     # redis-py's own default (100 connections) is enough for 10, and the demo's settings are clean.
     settings.CACHES["mcp"]["OPTIONS"] = {}
@@ -139,13 +151,18 @@ def test_small_redis_pool_is_reported(settings):
 
 
 def test_database_pool_sizes_are_read_from_the_settings():
-    assert database_pool_sizes({
-        "default": {"ENGINE": "django.db.backends.postgresql", "OPTIONS": {"pool": {"min_size": 2, "max_size": 10}}},
-        "defaults": {"ENGINE": "django.db.backends.postgresql", "OPTIONS": {"pool": True}},
-        "min_only": {"ENGINE": "django.db.backends.postgresql", "OPTIONS": {"pool": {"min_size": 6}}},
-        "no_pool": {"ENGINE": "django.db.backends.postgresql", "OPTIONS": {}},
-        "sqlite": {"ENGINE": "django.db.backends.sqlite3"},
-    }) == {"default": 10, "defaults": 4, "min_only": 6}
+    assert database_pool_sizes(
+        {
+            "default": {
+                "ENGINE": "django.db.backends.postgresql",
+                "OPTIONS": {"pool": {"min_size": 2, "max_size": 10}},
+            },
+            "defaults": {"ENGINE": "django.db.backends.postgresql", "OPTIONS": {"pool": True}},
+            "min_only": {"ENGINE": "django.db.backends.postgresql", "OPTIONS": {"pool": {"min_size": 6}}},
+            "no_pool": {"ENGINE": "django.db.backends.postgresql", "OPTIONS": {}},
+            "sqlite": {"ENGINE": "django.db.backends.sqlite3"},
+        }
+    ) == {"default": 10, "defaults": 4, "min_only": 6}
 
 
 def test_database_pool_smaller_than_the_setting_is_reported(settings):
@@ -206,8 +223,10 @@ def test_concurrent_calls_through_cache_and_database_failures_get_retryable_erro
             if killer:
                 killer.join()
     with capsys.disabled():
-        print(f"\n{sum(outcomes.values())} calls in {duration:.1f} s by {CALLERS} callers: {outcomes}; "
-              f"max latency {max(latencies):.2f} s; {sum(killed)} server connections killed")
+        print(
+            f"\n{sum(outcomes.values())} calls in {duration:.1f} s by {CALLERS} callers: {outcomes}; "
+            f"max latency {max(latencies):.2f} s; {sum(killed)} server connections killed"
+        )
     unexpected = {kind: count for kind, count in outcomes.items() if kind.startswith("unexpected")}
     assert unexpected == {}
     assert sum(outcomes.values()) == CALLERS * CALLS_EACH

@@ -33,8 +33,13 @@ def people(transactional_db, django_db_serialized_rollback):
     admin = get_user_model().objects.create_superuser("ranker", "ranker@example.com", "x")
     start = timezone.now() - timedelta(days=1)
     customers = [
-        Customer.objects.create(name=name, email=f"person{i}@example.com", country="JP", status="active",
-                                created=start + timedelta(minutes=i // 2))
+        Customer.objects.create(
+            name=name,
+            email=f"person{i}@example.com",
+            country="JP",
+            status="active",
+            created=start + timedelta(minutes=i // 2),
+        )
         for i, name in enumerate(NAMES)
     ]
     for customer in customers:
@@ -44,6 +49,7 @@ def people(transactional_db, django_db_serialized_rollback):
 
 def expected_order(customers, query):
     """Ranked by hand: exact (case-insensitive) name, then prefix, then the rest; newest, then highest pk, first."""
+
     def group(customer):
         name, wanted = customer.name.lower(), query.lower()
         return 0 if name == wanted else 1 if name.startswith(wanted) else 2
@@ -110,7 +116,9 @@ async def test_related_search_fields_rank_too(people):
     async with mcp_client(admin) as client:
         result = await client.call_tool("search_orders", {"query": QUERY})
     assert not result.is_error
-    lead = await sync_to_async(lambda: [Order.objects.get(pk=i["id"]).customer.name for i in result.structured_content["items"]])()
+    lead = await sync_to_async(
+        lambda: [Order.objects.get(pk=i["id"]).customer.name for i in result.structured_content["items"]]
+    )()
     assert {name.lower() for name in lead[:2]} == {"ana tanaka"} and len(lead) == len(customers)
 
 

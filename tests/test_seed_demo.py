@@ -57,9 +57,11 @@ def test_no_seeded_date_lies_in_the_future():
 def _rows():
     """Every demo row with every field but its creation time (seeding counts back from now)."""
     return {
-        model.__name__: list(model.objects.order_by("pk").values_list(
-            *[field.attname for field in model._meta.concrete_fields if field.name != "created"]
-        ))
+        model.__name__: list(
+            model.objects.order_by("pk").values_list(
+                *[field.attname for field in model._meta.concrete_fields if field.name != "created"]
+            )
+        )
         for model in DEMO_MODELS
     }
 

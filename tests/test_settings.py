@@ -11,10 +11,18 @@ PRINT_KEY = "import django; django.setup(); from django.conf import settings; pr
 
 
 def run_settings(module, var_dir, code=PRINT_KEY, **env):
-    base = {key: value for key, value in os.environ.items()
-            if key not in {"DJANGO_SECRET_KEY", "DJANGO_DEBUG", "DJANGO_SETTINGS_MODULE", "VAR_DIR"}}
-    return subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
-                          env={**base, "DJANGO_SETTINGS_MODULE": module, "VAR_DIR": str(var_dir), **env})
+    base = {
+        key: value
+        for key, value in os.environ.items()
+        if key not in {"DJANGO_SECRET_KEY", "DJANGO_DEBUG", "DJANGO_SETTINGS_MODULE", "VAR_DIR"}
+    }
+    return subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env={**base, "DJANGO_SETTINGS_MODULE": module, "VAR_DIR": str(var_dir), **env},
+    )
 
 
 def demo_key(var_dir, **env):
@@ -36,14 +44,25 @@ def test_without_a_secret_key_each_checkout_generates_its_own_and_keeps_it(tmp_p
 
 
 def test_a_secret_key_from_the_environment_is_used_as_is(tmp_path):
-    assert demo_key(tmp_path, DJANGO_SECRET_KEY="k" * 20 + "from-the-environment" + "z" * 20) == "k" * 20 + "from-the-environment" + "z" * 20
+    assert (
+        demo_key(tmp_path, DJANGO_SECRET_KEY="k" * 20 + "from-the-environment" + "z" * 20)
+        == "k" * 20 + "from-the-environment" + "z" * 20
+    )
     assert not (tmp_path / "secret_key").exists()
 
 
 def test_check_deploy_accepts_the_generated_key(tmp_path):
-    result = subprocess.run([sys.executable, "manage.py", "check", "--deploy"], cwd=ROOT, capture_output=True, text=True,
-                            env={**{key: value for key, value in os.environ.items() if key not in {"DJANGO_SECRET_KEY", "DJANGO_DEBUG"}},
-                                 "DJANGO_SETTINGS_MODULE": "config.settings", "VAR_DIR": str(tmp_path)})
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env={
+            **{key: value for key, value in os.environ.items() if key not in {"DJANGO_SECRET_KEY", "DJANGO_DEBUG"}},
+            "DJANGO_SETTINGS_MODULE": "config.settings",
+            "VAR_DIR": str(tmp_path),
+        },
+    )
     assert result.returncode == 0, result.stderr
     assert "security.W009" not in result.stdout + result.stderr
     assert "System check identified" in result.stdout + result.stderr  # the deploy checks did run
@@ -54,8 +73,10 @@ def test_production_refuses_to_start_without_a_secret_key(tmp_path):
     for missing in ({}, {"DJANGO_SECRET_KEY": ""}):
         result = run_settings("config.production", tmp_path, **services, **missing)
         assert result.returncode != 0
-        assert ("django.core.exceptions.ImproperlyConfigured: Set the DJANGO_SECRET_KEY environment variable for the "
-                "production profile. Use a long random value") in result.stderr
+        assert (
+            "django.core.exceptions.ImproperlyConfigured: Set the DJANGO_SECRET_KEY environment variable for the "
+            "production profile. Use a long random value"
+        ) in result.stderr
     assert not (tmp_path / "secret_key").exists()  # and it did not make one up
     key = "p" * 25 + "production-key" + "q" * 25
     started = run_settings("config.production", tmp_path, DJANGO_SECRET_KEY=key, **services)

@@ -84,24 +84,50 @@ GET_CUSTOMER, ISSUE_REFUND = make_tool("get_customer"), make_tool("issue_refund"
 # -- rates -----------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("rate, parsed", [
-    ("10/s", (10, 1)), ("10/sec", (10, 1)), ("10/second", (10, 1)),
-    ("100/m", (100, 60)), ("100/min", (100, 60)), ("100/minute", (100, 60)),
-    ("5/h", (5, 3600)), ("5/hour", (5, 3600)),
-    ("1000/d", (1000, 86400)), ("1000/day", (1000, 86400)),
-    (" 7 / MIN ", (7, 60)),
-    (None, (None, None)),
-])
+@pytest.mark.parametrize(
+    "rate, parsed",
+    [
+        ("10/s", (10, 1)),
+        ("10/sec", (10, 1)),
+        ("10/second", (10, 1)),
+        ("100/m", (100, 60)),
+        ("100/min", (100, 60)),
+        ("100/minute", (100, 60)),
+        ("5/h", (5, 3600)),
+        ("5/hour", (5, 3600)),
+        ("1000/d", (1000, 86400)),
+        ("1000/day", (1000, 86400)),
+        (" 7 / MIN ", (7, 60)),
+        (None, (None, None)),
+    ],
+)
 def test_rates_in_every_form_drf_accepts(rate, parsed):
     assert parse_rate(rate) == parsed
 
 
-@pytest.mark.parametrize("rate", ["lots", "10/week", "10/sausage", "10/", "/min", "ten/min", "1.5/min", "0/min",
-                                  "-1/min", "10/min/h", 600, ["10/min"]])
+@pytest.mark.parametrize(
+    "rate",
+    [
+        "lots",
+        "10/week",
+        "10/sausage",
+        "10/",
+        "/min",
+        "ten/min",
+        "1.5/min",
+        "0/min",
+        "-1/min",
+        "10/min/h",
+        600,
+        ["10/min"],
+    ],
+)
 def test_anything_else_is_an_error_that_names_the_forms(rate):
-    message = (f"Invalid throttle rate {rate!r} for the scope 'issue_refund' in MCP_BRIDGE['THROTTLE_RATES']: use "
-               "'<calls>/<period>' with a whole number of calls, at least 1, per s, sec, m, min, h, hour, d or day, "
-               "e.g. '600/min', or None for no limit.")
+    message = (
+        f"Invalid throttle rate {rate!r} for the scope 'issue_refund' in MCP_BRIDGE['THROTTLE_RATES']: use "
+        "'<calls>/<period>' with a whole number of calls, at least 1, per s, sec, m, min, h, hour, d or day, "
+        "e.g. '600/min', or None for no limit."
+    )
     with pytest.raises(ImproperlyConfigured) as error:
         parse_rate(rate, "issue_refund")
     assert str(error.value) == message
@@ -305,10 +331,13 @@ class RoundTrips:
 def redis_cache(settings):
     """The MCP cache on Redis (database 4), reached through a proxy that counts round trips."""
     with RoundTrips(("127.0.0.1", 6379)) as round_trips:
-        settings.CACHES = {**settings.CACHES, "mcp": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
-            "LOCATION": f"redis://127.0.0.1:{round_trips.port}/4",
-        }}
+        settings.CACHES = {
+            **settings.CACHES,
+            "mcp": {
+                "BACKEND": "django.core.cache.backends.redis.RedisCache",
+                "LOCATION": f"redis://127.0.0.1:{round_trips.port}/4",
+            },
+        }
         settings.MCP_BRIDGE = {**settings.MCP_BRIDGE, "CACHE_ALIAS": "mcp"}
         shared_cache().clear()
         yield round_trips
@@ -329,9 +358,13 @@ def test_a_calls_counters_are_counted_in_the_round_trip_that_reads_the_generatio
 
 
 def test_a_cache_other_than_redis_counts_with_djangos_cache_api(settings, tmp_path, rates, clock):
-    settings.CACHES = {**settings.CACHES, "mcp": {
-        "BACKEND": "django.core.cache.backends.filebased.FileBasedCache", "LOCATION": str(tmp_path),
-    }}
+    settings.CACHES = {
+        **settings.CACHES,
+        "mcp": {
+            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+            "LOCATION": str(tmp_path),
+        },
+    }
     settings.MCP_BRIDGE = {**settings.MCP_BRIDGE, "CACHE_ALIAS": "mcp"}
     rates({"credential": "1/s"})
     call(ALICE, GET_CUSTOMER)
@@ -402,27 +435,38 @@ def test_valid_throttle_settings_pass(rates):
 
 def test_an_invalid_rate_is_e012(rates):
     rates({"credential": "1200/minutes", "issue_refund": "30/min"})
-    assert check_throttles() == [checks.Error(
-        "Invalid throttle rate '1200/minutes' for the scope 'credential' in MCP_BRIDGE['THROTTLE_RATES']: use "
-        "'<calls>/<period>' with a whole number of calls, at least 1, per s, sec, m, min, h, hour, d or day, e.g. "
-        "'600/min', or None for no limit.",
-        hint=HINT_RATE, id="mcp_bridge.E012",
-    )]
+    assert check_throttles() == [
+        checks.Error(
+            "Invalid throttle rate '1200/minutes' for the scope 'credential' in MCP_BRIDGE['THROTTLE_RATES']: use "
+            "'<calls>/<period>' with a whole number of calls, at least 1, per s, sec, m, min, h, hour, d or day, e.g. "
+            "'600/min', or None for no limit.",
+            hint=HINT_RATE,
+            id="mcp_bridge.E012",
+        )
+    ]
 
 
 def test_rates_that_are_not_a_dict_are_e012(settings):
     settings.MCP_BRIDGE = {**settings.MCP_BRIDGE, "THROTTLE_RATES": [("credential", "10/min")]}
-    assert check_throttles() == [checks.Error(
-        "MCP_BRIDGE['THROTTLE_RATES'] must be a dict of scope: rate, not list.",
-        hint="For example {'credential': '1200/min', 'issue_refund': '30/min'}.", id="mcp_bridge.E012",
-    )]
+    assert check_throttles() == [
+        checks.Error(
+            "MCP_BRIDGE['THROTTLE_RATES'] must be a dict of scope: rate, not list.",
+            hint="For example {'credential': '1200/min', 'issue_refund': '30/min'}.",
+            id="mcp_bridge.E012",
+        )
+    ]
 
 
 def test_a_throttle_class_setting_that_is_not_a_throttle_is_e013(rates):
-    rates({"credential": "10/min"}, classes=[
-        "mcp_bridge.throttling.CredentialRateThrottle", "mcp_bridge.throttling.CredentailRateThrottle",
-        "mcp_bridge.throttling.parse_rate", Clock,
-    ])
+    rates(
+        {"credential": "10/min"},
+        classes=[
+            "mcp_bridge.throttling.CredentialRateThrottle",
+            "mcp_bridge.throttling.CredentailRateThrottle",
+            "mcp_bridge.throttling.parse_rate",
+            Clock,
+        ],
+    )
     errors = check_throttles()
     assert [error.id for error in errors] == ["mcp_bridge.E013"] * 3
     assert errors[0].msg.startswith(
@@ -430,27 +474,40 @@ def test_a_throttle_class_setting_that_is_not_a_throttle_is_e013(rates):
         "imported: "
     )
     assert errors[1:] == [
-        checks.Error("MCP_BRIDGE['THROTTLE_CLASSES'][2] is 'mcp_bridge.throttling.parse_rate', which is not a throttle "
-                     "class.", hint=HINT_CLASSES + " (or their import paths).", id="mcp_bridge.E013"),
-        checks.Error(f"MCP_BRIDGE['THROTTLE_CLASSES'][3] is {Clock!r}, which is not a throttle class.",
-                     hint=HINT_CLASSES + " (or their import paths).", id="mcp_bridge.E013"),
+        checks.Error(
+            "MCP_BRIDGE['THROTTLE_CLASSES'][2] is 'mcp_bridge.throttling.parse_rate', which is not a throttle class.",
+            hint=HINT_CLASSES + " (or their import paths).",
+            id="mcp_bridge.E013",
+        ),
+        checks.Error(
+            f"MCP_BRIDGE['THROTTLE_CLASSES'][3] is {Clock!r}, which is not a throttle class.",
+            hint=HINT_CLASSES + " (or their import paths).",
+            id="mcp_bridge.E013",
+        ),
     ]
     rates({"credential": "10/min"}, classes="mcp_bridge.throttling.CredentialRateThrottle")
-    assert check_throttles() == [checks.Error(
-        "MCP_BRIDGE['THROTTLE_CLASSES'] must be a list or tuple, not str.",
-        hint=HINT_CLASSES + " (or their import paths).", id="mcp_bridge.E013",
-    )]
+    assert check_throttles() == [
+        checks.Error(
+            "MCP_BRIDGE['THROTTLE_CLASSES'] must be a list or tuple, not str.",
+            hint=HINT_CLASSES + " (or their import paths).",
+            id="mcp_bridge.E013",
+        )
+    ]
 
 
 def test_a_tools_throttle_classes_that_are_not_throttles_are_e013(rates, monkeypatch):
     rates({"credential": "10/min"})
     tool = site.registry.tools["issue_refund"]
     monkeypatch.setattr(tool, "throttle_classes", [ToolRateThrottle, "mcp_bridge.throttling.ToolRateThrottle"])
-    assert check_throttles() == [checks.Error(
-        "The value of 'throttle_classes[1]' of the tool 'issue_refund' is 'mcp_bridge.throttling.ToolRateThrottle', "
-        "which is not a throttle class.", hint=HINT_CLASSES + " (the classes themselves, not import paths).",
-        obj=site.registry.tool_owners["issue_refund"], id="mcp_bridge.E013",
-    )]
+    assert check_throttles() == [
+        checks.Error(
+            "The value of 'throttle_classes[1]' of the tool 'issue_refund' is 'mcp_bridge.throttling.ToolRateThrottle', "
+            "which is not a throttle class.",
+            hint=HINT_CLASSES + " (the classes themselves, not import paths).",
+            obj=site.registry.tool_owners["issue_refund"],
+            id="mcp_bridge.E013",
+        )
+    ]
 
 
 def test_a_rate_no_throttle_reads_is_w013(rates, monkeypatch):
@@ -458,11 +515,14 @@ def test_a_rate_no_throttle_reads_is_w013(rates, monkeypatch):
     assert check_throttles() == [
         checks.Warning(
             "MCP_BRIDGE['THROTTLE_RATES'] has a rate for the scope 'issue_refnd', which no throttle reads, so it "
-            "limits nothing.", hint="Did you mean 'issue_refund'?", id="mcp_bridge.W013",
+            "limits nothing.",
+            hint="Did you mean 'issue_refund'?",
+            id="mcp_bridge.W013",
         ),
         checks.Warning(
             "MCP_BRIDGE['THROTTLE_RATES'] has a rate for the scope 'nightly', which no throttle reads, so it limits "
-            "nothing.", hint="A tool's scope is its throttle_scope, by default its name, and is read by "
+            "nothing.",
+            hint="A tool's scope is its throttle_scope, by default its name, and is read by "
             f"ToolRateThrottle; the scopes read now are: {', '.join(sorted(['credential', *site.registry.tools]))}.",
             id="mcp_bridge.W013",
         ),

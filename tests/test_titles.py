@@ -6,11 +6,20 @@ from mcp_bridge.model_tools import with_article
 from mcp_bridge.sites import site
 
 
-@pytest.mark.parametrize("noun, expected", [
-    ("order", "an order"), ("customer", "a customer"), ("support ticket", "a support ticket"),
-    ("invoice", "an invoice"), ("user", "a user"), ("unit", "a unit"), ("hour", "an hour"),
-    ("European office", "a European office"), ("API key", "an API key"),
-])
+@pytest.mark.parametrize(
+    "noun, expected",
+    [
+        ("order", "an order"),
+        ("customer", "a customer"),
+        ("support ticket", "a support ticket"),
+        ("invoice", "an invoice"),
+        ("user", "a user"),
+        ("unit", "a unit"),
+        ("hour", "an hour"),
+        ("European office", "a European office"),
+        ("API key", "an API key"),
+    ],
+)
 def test_indefinite_article(noun, expected):
     assert with_article(noun) == expected
 

@@ -28,11 +28,14 @@ def site_without_customers(settings):
 
 
 @pytest.mark.django_db
-def test_foreign_key_to_a_model_the_admin_site_does_not_register_accepts_no_id(site_without_customers, django_user_model):
+def test_foreign_key_to_a_model_the_admin_site_does_not_register_accepts_no_id(
+    site_without_customers, django_user_model
+):
     superuser = django_user_model.objects.create_superuser("root", "root@example.com", "x")
     customer = Customer.objects.create(name="Ana Tanaka", email="ana.tanaka@example.com", country="JP")
     result = site.registry.tools["create_other_ticket"].call(
-        McpRequest(superuser), {"customer": customer.pk, "subject": "Parcel damaged", "body": "Box crushed."},
+        McpRequest(superuser),
+        {"customer": customer.pk, "subject": "Parcel damaged", "body": "Box crushed."},
     )
     assert result.is_error
     assert result.data == (

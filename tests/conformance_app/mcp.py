@@ -72,7 +72,9 @@ def test_audio_content(request, data):
 
 @site.tool(description="Tests embedded resource content response.", read_only=True)
 def test_embedded_resource(request, data):
-    return EmbeddedResource(uri="test://embedded-resource", mime_type="text/plain", text="This is an embedded resource content.")
+    return EmbeddedResource(
+        uri="test://embedded-resource", mime_type="text/plain", text="This is an embedded resource content."
+    )
 
 
 @site.tool(description="Tests response with text, image and embedded resource content.", read_only=True)
@@ -80,8 +82,11 @@ def test_multiple_content_types(request, data):
     return [
         Text("Multiple content types test:"),
         Image(PNG, "image/png"),
-        EmbeddedResource(uri="test://mixed-content-resource", mime_type="application/json",
-                         text=json.dumps({"test": "data", "value": 123})),
+        EmbeddedResource(
+            uri="test://mixed-content-resource",
+            mime_type="application/json",
+            text=json.dumps({"test": "data", "value": 123}),
+        ),
     ]
 
 
@@ -98,7 +103,9 @@ def test_error_handling(request, data):
     raise ToolError("This tool intentionally returns an error for testing")
 
 
-@site.tool(description="Tests tool that reports progress notifications (0, 50, 100 of 100).", read_only=True, context=True)
+@site.tool(
+    description="Tests tool that reports progress notifications (0, 50, 100 of 100).", read_only=True, context=True
+)
 def test_tool_with_progress(request, data, context):
     for progress in (0, 50, 100):
         context.progress(progress, 100, f"Completed step {progress // 50 + 1} of 3")
@@ -135,77 +142,99 @@ def test_sampling(request, data, context):
     context=True,
 )
 def test_elicitation(request, data, context):
-    result = context.elicit(data["message"], {
-        "type": "object",
-        "properties": {
-            "username": {"type": "string", "description": "User's response"},
-            "email": {"type": "string", "description": "User's email address"},
+    result = context.elicit(
+        data["message"],
+        {
+            "type": "object",
+            "properties": {
+                "username": {"type": "string", "description": "User's response"},
+                "email": {"type": "string", "description": "User's email address"},
+            },
+            "required": ["username", "email"],
         },
-        "required": ["username", "email"],
-    })
+    )
     return f"User response: action={result.action}, content={json.dumps(result.content)}"
 
 
-@site.tool(description="Tests elicitation with default values for every primitive type (SEP-1034).", read_only=True, context=True)
+@site.tool(
+    description="Tests elicitation with default values for every primitive type (SEP-1034).",
+    read_only=True,
+    context=True,
+)
 def test_elicitation_sep1034_defaults(request, data, context):
-    result = context.elicit("Please review and update the form fields with defaults", {
-        "type": "object",
-        "properties": {
-            "name": {"type": "string", "description": "User name", "default": "John Doe"},
-            "age": {"type": "integer", "description": "User age", "default": 30},
-            "score": {"type": "number", "description": "User score", "default": 95.5},
-            "status": {"type": "string", "description": "User status", "enum": ["active", "inactive", "pending"], "default": "active"},
-            "verified": {"type": "boolean", "description": "Verification status", "default": True},
+    result = context.elicit(
+        "Please review and update the form fields with defaults",
+        {
+            "type": "object",
+            "properties": {
+                "name": {"type": "string", "description": "User name", "default": "John Doe"},
+                "age": {"type": "integer", "description": "User age", "default": 30},
+                "score": {"type": "number", "description": "User score", "default": 95.5},
+                "status": {
+                    "type": "string",
+                    "description": "User status",
+                    "enum": ["active", "inactive", "pending"],
+                    "default": "active",
+                },
+                "verified": {"type": "boolean", "description": "Verification status", "default": True},
+            },
+            "required": [],
         },
-        "required": [],
-    })
+    )
     return f"Elicitation completed: action={result.action}, content={json.dumps(result.content)}"
 
 
 @site.tool(description="Tests elicitation with the five enum schema variants (SEP-1330).", read_only=True, context=True)
 def test_elicitation_sep1330_enums(request, data, context):
-    result = context.elicit("Please select options from the enum fields", {
-        "type": "object",
-        "properties": {
-            "untitledSingle": {"type": "string", "description": "Select one option", "enum": ["option1", "option2", "option3"]},
-            "titledSingle": {
-                "type": "string",
-                "description": "Select one option with titles",
-                "oneOf": [
-                    {"const": "value1", "title": "First Option"},
-                    {"const": "value2", "title": "Second Option"},
-                    {"const": "value3", "title": "Third Option"},
-                ],
-            },
-            "legacyEnum": {
-                "type": "string",
-                "description": "Select one option (legacy)",
-                "enum": ["opt1", "opt2", "opt3"],
-                "enumNames": ["Option One", "Option Two", "Option Three"],
-            },
-            "untitledMulti": {
-                "type": "array",
-                "description": "Select multiple options",
-                "minItems": 1,
-                "maxItems": 3,
-                "items": {"type": "string", "enum": ["option1", "option2", "option3"]},
-            },
-            "titledMulti": {
-                "type": "array",
-                "description": "Select multiple options with titles",
-                "minItems": 1,
-                "maxItems": 3,
-                "items": {
-                    "anyOf": [
-                        {"const": "value1", "title": "First Choice"},
-                        {"const": "value2", "title": "Second Choice"},
-                        {"const": "value3", "title": "Third Choice"},
-                    ]
+    result = context.elicit(
+        "Please select options from the enum fields",
+        {
+            "type": "object",
+            "properties": {
+                "untitledSingle": {
+                    "type": "string",
+                    "description": "Select one option",
+                    "enum": ["option1", "option2", "option3"],
+                },
+                "titledSingle": {
+                    "type": "string",
+                    "description": "Select one option with titles",
+                    "oneOf": [
+                        {"const": "value1", "title": "First Option"},
+                        {"const": "value2", "title": "Second Option"},
+                        {"const": "value3", "title": "Third Option"},
+                    ],
+                },
+                "legacyEnum": {
+                    "type": "string",
+                    "description": "Select one option (legacy)",
+                    "enum": ["opt1", "opt2", "opt3"],
+                    "enumNames": ["Option One", "Option Two", "Option Three"],
+                },
+                "untitledMulti": {
+                    "type": "array",
+                    "description": "Select multiple options",
+                    "minItems": 1,
+                    "maxItems": 3,
+                    "items": {"type": "string", "enum": ["option1", "option2", "option3"]},
+                },
+                "titledMulti": {
+                    "type": "array",
+                    "description": "Select multiple options with titles",
+                    "minItems": 1,
+                    "maxItems": 3,
+                    "items": {
+                        "anyOf": [
+                            {"const": "value1", "title": "First Choice"},
+                            {"const": "value2", "title": "Second Choice"},
+                            {"const": "value3", "title": "Third Choice"},
+                        ]
+                    },
                 },
             },
+            "required": [],
         },
-        "required": [],
-    })
+    )
     return f"Elicitation completed: action={result.action}, content={json.dumps(result.content)}"
 
 
@@ -245,22 +274,29 @@ def json_schema_2020_12_tool(request, data):
 # end the call with an InputRequiredResult and the tool runs again with the answers.
 
 
-@site.tool(description="Diagnostic tool that logs one message; clients that set no log level get no log.", read_only=True,
-           context=True)
+@site.tool(
+    description="Diagnostic tool that logs one message; clients that set no log level get no log.",
+    read_only=True,
+    context=True,
+)
 def test_logging_tool(request, data, context):
     context.log("info", "Diagnostic trace logging activated")
     return "Logging evaluated"
 
 
-@site.tool(description="Diagnostic tool that needs the client's elicitation capability to finish.", read_only=True,
-           context=True)
+@site.tool(
+    description="Diagnostic tool that needs the client's elicitation capability to finish.",
+    read_only=True,
+    context=True,
+)
 def test_streaming_elicitation(request, data, context):
     result = context.elicit("Please confirm", {"type": "object", "properties": {"ok": {"type": "boolean"}}})
     return f"Streaming complete: action={result.action}"
 
 
-@site.tool(description="Diagnostic tool that needs the client's sampling capability to finish.", read_only=True,
-           context=True)
+@site.tool(
+    description="Diagnostic tool that needs the client's sampling capability to finish.", read_only=True, context=True
+)
 def test_missing_capability(request, data, context):
     result = context.sample("Say hello", max_tokens=20)
     return f"Success: {getattr(result.content, 'text', '')}"
@@ -276,22 +312,29 @@ def test_input_required_result_elicitation(request, data, context):
     return f"Hello, {(result.content or {}).get('name', 'stranger')}!"
 
 
-@site.tool(description="Asks the client's model a question by sampling, then returns its answer.", read_only=True,
-           context=True)
+@site.tool(
+    description="Asks the client's model a question by sampling, then returns its answer.", read_only=True, context=True
+)
 def test_input_required_result_sampling(request, data, context):
     result = context.sample("What is the capital of France?", max_tokens=100, key="capital_question")
     return f"Sampling result: {getattr(result.content, 'text', 'no response')}"
 
 
-@site.tool(description="Asks the client for its roots (roots/list), then reports how many there are.", read_only=True,
-           context=True)
+@site.tool(
+    description="Asks the client for its roots (roots/list), then reports how many there are.",
+    read_only=True,
+    context=True,
+)
 def test_input_required_result_list_roots(request, data, context):
     result = context.list_roots(key="client_roots")
     return f"Client has {len(result.roots)} root(s): {', '.join(str(r.uri) for r in result.roots)}"
 
 
-@site.tool(description="Asks for a confirmation and checks that its request state comes back intact (state-ok).",
-           read_only=True, context=True)
+@site.tool(
+    description="Asks for a confirmation and checks that its request state comes back intact (state-ok).",
+    read_only=True,
+    context=True,
+)
 def test_input_required_result_request_state(request, data, context):
     context.elicit("Please confirm", CONFIRM_SCHEMA, key="confirm", state="expected-state-v1")
     if context.request_state != "expected-state-v1":
@@ -299,41 +342,59 @@ def test_input_required_result_request_state(request, data, context):
     return "state-ok: the request state was received and validated"
 
 
-@site.tool(description="Asks for a name, a sampled greeting and the client's roots in one round.", read_only=True,
-           context=True)
+@site.tool(
+    description="Asks for a name, a sampled greeting and the client's roots in one round.", read_only=True, context=True
+)
 def test_input_required_result_multiple_inputs(request, data, context):
-    answers = context.ask({
-        "user_name": elicit_request("What is your name?", NAME_SCHEMA),
-        "greeting": sampling_request("Write a one-line greeting.", 50),
-        "client_roots": roots_request(),
-    }, state="multiple-inputs")
+    answers = context.ask(
+        {
+            "user_name": elicit_request("What is your name?", NAME_SCHEMA),
+            "greeting": sampling_request("Write a one-line greeting.", 50),
+            "client_roots": roots_request(),
+        },
+        state="multiple-inputs",
+    )
     name = (answers["user_name"].content or {}).get("name")
     return f"{name}: {getattr(answers['greeting'].content, 'text', '')} ({len(answers['client_roots'].roots)} roots)"
 
 
-@site.tool(description="Asks two questions in a row by elicitation (name, then favorite color).", read_only=True,
-           context=True)
+@site.tool(
+    description="Asks two questions in a row by elicitation (name, then favorite color).", read_only=True, context=True
+)
 def test_input_required_result_multi_round(request, data, context):
     # Each round's answers arrive once, so earlier answers travel in the (sealed) request state.
     state = json.loads(context.request_state or "{}")
     if "name" not in state:
         answer = context.elicit("Step 1: What is your name?", NAME_SCHEMA, key="name", state=json.dumps({"round": 1}))
         state["name"] = (answer.content or {}).get("name")
-    color = context.elicit("Step 2: What is your favorite color?", {
-        "type": "object", "properties": {"color": {"type": "string"}}, "required": ["color"],
-    }, key="color", state=json.dumps(state))
+    color = context.elicit(
+        "Step 2: What is your favorite color?",
+        {
+            "type": "object",
+            "properties": {"color": {"type": "string"}},
+            "required": ["color"],
+        },
+        key="color",
+        state=json.dumps(state),
+    )
     return f"{state['name']} likes {(color.content or {}).get('color')}"
 
 
-@site.tool(description="Asks for a confirmation with request state, so a tampered state can be refused.",
-           read_only=True, context=True)
+@site.tool(
+    description="Asks for a confirmation with request state, so a tampered state can be refused.",
+    read_only=True,
+    context=True,
+)
 def test_input_required_result_tampered_state(request, data, context):
     context.elicit("Please confirm", CONFIRM_SCHEMA, key="confirm", state="integrity-checked")
     return "confirmed"
 
 
-@site.tool(description="Asks only for what the client declared it can answer (sampling and/or elicitation).",
-           read_only=True, context=True)
+@site.tool(
+    description="Asks only for what the client declared it can answer (sampling and/or elicitation).",
+    read_only=True,
+    context=True,
+)
 def test_input_required_result_capabilities(request, data, context):
     requests = {}
     if context.client_supports("sampling"):
@@ -366,8 +427,12 @@ def static_text(request):
     return "This is the content of the static text resource."
 
 
-@site.resource("test://static-binary", name="static-binary", description="A static binary resource (a PNG image).",
-               mime_type="image/png")
+@site.resource(
+    "test://static-binary",
+    name="static-binary",
+    description="A static binary resource (a PNG image).",
+    mime_type="image/png",
+)
 def static_binary(request):
     return PNG
 
@@ -377,14 +442,19 @@ def watched_resource(request):
     return "Watched resource content"
 
 
-@site.resource("test://example-resource", name="example-resource", description="An example resource, embedded by a prompt.")
+@site.resource(
+    "test://example-resource", name="example-resource", description="An example resource, embedded by a prompt."
+)
 def example_resource(request):
     return "This is an example resource for prompts."
 
 
-@site.resource_template("test://template/{id}/data", name="template-data",
-                        description="A resource template whose {id} is substituted into the data.",
-                        mime_type="application/json")
+@site.resource_template(
+    "test://template/{id}/data",
+    name="template-data",
+    description="A resource template whose {id} is substituted into the data.",
+    mime_type="application/json",
+)
 def template_data(request, id):
     return {"id": id, "templateTest": True, "data": f"Data for ID: {id}"}
 
@@ -417,20 +487,26 @@ def test_prompt_with_arguments(request, arg1, arg2):
 )
 def test_prompt_with_embedded_resource(request, resourceUri):  # noqa: N803 - the suite's argument name
     return [
-        ("user", EmbeddedResource(uri=resourceUri, mime_type="text/plain", text="Embedded resource content for testing.")),
+        (
+            "user",
+            EmbeddedResource(uri=resourceUri, mime_type="text/plain", text="Embedded resource content for testing."),
+        ),
         ("user", "Please process the embedded resource above."),
     ]
 
 
-@site.prompt(description="A prompt that first asks the user for context by elicitation (multi-round-trip).",
-             context=True)
+@site.prompt(
+    description="A prompt that first asks the user for context by elicitation (multi-round-trip).", context=True
+)
 def test_input_required_result_prompt(request, context):
-    answer = context.elicit("What context should the prompt use?", {
-        "type": "object", "properties": {"context": {"type": "string"}}, "required": ["context"]}, key="context")
+    answer = context.elicit(
+        "What context should the prompt use?",
+        {"type": "object", "properties": {"context": {"type": "string"}}, "required": ["context"]},
+        key="context",
+    )
     return f"Use this context: {(answer.content or {}).get('context', '')}"
 
 
 @site.prompt(description="A prompt that includes image content.")
 def test_prompt_with_image(request):
     return [("user", Image(PNG, "image/png")), ("user", "Please analyze the image above.")]
-

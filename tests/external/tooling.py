@@ -43,7 +43,9 @@ def is_installed():
 @contextlib.contextmanager
 def _install_lock():
     # Several pytest runs may share one checkout; only one of them may run npm ci at a time.
-    path = Path(tempfile.gettempdir()) / f"mcp-bridge-npm-{hashlib.sha256(str(EXTERNAL).encode()).hexdigest()[:16]}.lock"
+    path = (
+        Path(tempfile.gettempdir()) / f"mcp-bridge-npm-{hashlib.sha256(str(EXTERNAL).encode()).hexdigest()[:16]}.lock"
+    )
     with open(path, "w") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         try:
@@ -64,10 +66,15 @@ def install():
             return NODE
         npm = shutil.which("npm")
         if npm is None:
-            raise RuntimeError("npm is not installed: the external-client tests need it once, to install tests/external.")
+            raise RuntimeError(
+                "npm is not installed: the external-client tests need it once, to install tests/external."
+            )
         result = subprocess.run(
             [npm, "ci", "--no-audit", "--no-fund", "--loglevel", "error"],
-            cwd=EXTERNAL, capture_output=True, text=True, timeout=INSTALL_TIMEOUT,
+            cwd=EXTERNAL,
+            capture_output=True,
+            text=True,
+            timeout=INSTALL_TIMEOUT,
         )
         if result.returncode != 0 or not NODE.exists():
             raise RuntimeError(f"npm ci in {EXTERNAL} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
@@ -98,8 +105,9 @@ def node_env(**extra):
 
 def run_node(args, *, env=None, timeout=120, cwd=EXTERNAL):
     """Run Node 22 with *args*; return the CompletedProcess (text output, never raises on exit code)."""
-    return subprocess.run([str(NODE), *map(str, args)], cwd=cwd, env=env or node_env(), capture_output=True,
-                          text=True, timeout=timeout)
+    return subprocess.run(
+        [str(NODE), *map(str, args)], cwd=cwd, env=env or node_env(), capture_output=True, text=True, timeout=timeout
+    )
 
 
 def last_json_line(output):

@@ -9,8 +9,8 @@ from django.apps import apps
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.management import create_permissions
-from django.contrib.contenttypes.management import create_contenttypes
 from django.contrib.auth.models import Group, Permission
+from django.contrib.contenttypes.management import create_contenttypes
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
 from django.db import connection
@@ -43,7 +43,11 @@ class Command(BaseCommand):
         User = get_user_model()
         seeded = False
         have = (Customer.objects.count(), Order.objects.count())
-        if reseed or have != (customers, customers * orders_per_customer) or not User.objects.filter(username="support_agent").exists():
+        if (
+            reseed
+            or have != (customers, customers * orders_per_customer)
+            or not User.objects.filter(username="support_agent").exists()
+        ):
             call_command("seed_demo", customers=customers, orders_per_customer=orders_per_customer, stdout=_Null())
             seeded = True
             if connection.vendor == "postgresql":
@@ -55,10 +59,17 @@ class Command(BaseCommand):
             user = User.objects.get(username=username)
             ApiKey.objects.filter(user=user, name__startswith="bench ").delete()
             issued[username] = ApiKey.issue(user, "bench key")[1]
-        self.stdout.write(json.dumps({
-            "customers": Customer.objects.count(), "orders": Order.objects.count(), "seeded": seeded, "keys": issued,
-            "tools": len(site.registry.tools),
-        }))
+        self.stdout.write(
+            json.dumps(
+                {
+                    "customers": Customer.objects.count(),
+                    "orders": Order.objects.count(),
+                    "seeded": seeded,
+                    "keys": issued,
+                    "tools": len(site.registry.tools),
+                }
+            )
+        )
 
     def grant_proxy_tools(self):
         """With BENCH_PROXY_MODELS, let the support group use every proxy model's tools (bench only)."""
@@ -68,7 +79,8 @@ class Command(BaseCommand):
         support = Group.objects.get(name="support")
         perms = Permission.objects.filter(content_type__app_label="bench_proxies", codename__startswith="view_")
         grants = Permission.objects.filter(
-            content_type__app_label=Tool._meta.app_label, codename__in=[Tool.permission_codename(n) for n in proxy_tools]
+            content_type__app_label=Tool._meta.app_label,
+            codename__in=[Tool.permission_codename(n) for n in proxy_tools],
         )
         support.permissions.add(*perms, *grants)
 

@@ -22,18 +22,102 @@ from customers.models import Customer, Order, Refund, SupportTicket
 from mcp_bridge.grants import sync_tool_permissions
 from mcp_bridge.models import Tool
 
-FIRST = ["Ana", "Ben", "Chloé", "Dmitri", "Emma", "Farah", "Gustavo", "Hana", "Ivan", "Julia", "Kenji", "Lena",
-         "Mateo", "Nia", "Oskar", "Priya", "Quentin", "Rosa", "Sven", "Tara", "Umar", "Vera", "Wei", "Yusuf", "Zoe"]
-LAST = ["Almeida", "Becker", "Chen", "Dubois", "Evans", "Fischer", "García", "Hughes", "Ito", "Jansen", "Kowalski",
-        "López", "Müller", "Nakamura", "Okafor", "Patel", "Quinn", "Rossi", "Schmidt", "Tanaka", "Usman", "Visser"]
-COMPANIES = ["", "", "Acme Ltd", "Globex", "Initech", "Umbrella GmbH", "Stark Industries", "Wayne Enterprises",
-             "Hooli", "Vandelay Imports", "Soylent SA", "Tyrell Corp", "Cyberdyne", "Wonka Foods"]
-SUBJECTS = ["Parcel arrived damaged", "Where is my order?", "Invoice has the wrong VAT number", "Cannot log in",
-            "Refund not received yet", "Wrong size delivered", "Change delivery address", "Charged twice"]
+FIRST = [
+    "Ana",
+    "Ben",
+    "Chloé",
+    "Dmitri",
+    "Emma",
+    "Farah",
+    "Gustavo",
+    "Hana",
+    "Ivan",
+    "Julia",
+    "Kenji",
+    "Lena",
+    "Mateo",
+    "Nia",
+    "Oskar",
+    "Priya",
+    "Quentin",
+    "Rosa",
+    "Sven",
+    "Tara",
+    "Umar",
+    "Vera",
+    "Wei",
+    "Yusuf",
+    "Zoe",
+]
+LAST = [
+    "Almeida",
+    "Becker",
+    "Chen",
+    "Dubois",
+    "Evans",
+    "Fischer",
+    "García",
+    "Hughes",
+    "Ito",
+    "Jansen",
+    "Kowalski",
+    "López",
+    "Müller",
+    "Nakamura",
+    "Okafor",
+    "Patel",
+    "Quinn",
+    "Rossi",
+    "Schmidt",
+    "Tanaka",
+    "Usman",
+    "Visser",
+]
+COMPANIES = [
+    "",
+    "",
+    "Acme Ltd",
+    "Globex",
+    "Initech",
+    "Umbrella GmbH",
+    "Stark Industries",
+    "Wayne Enterprises",
+    "Hooli",
+    "Vandelay Imports",
+    "Soylent SA",
+    "Tyrell Corp",
+    "Cyberdyne",
+    "Wonka Foods",
+]
+SUBJECTS = [
+    "Parcel arrived damaged",
+    "Where is my order?",
+    "Invoice has the wrong VAT number",
+    "Cannot log in",
+    "Refund not received yet",
+    "Wrong size delivered",
+    "Change delivery address",
+    "Charged twice",
+]
 
-SUPPORT_PERMISSIONS = ["view_customer", "view_order", "view_supportticket", "change_supportticket", "view_refund", "add_refund"]
-SUPPORT_TOOLS = ["search_customers", "get_customer", "search_orders", "get_order", "search_support_tickets",
-                 "get_support_ticket", "update_ticket_status", "issue_refund"]
+SUPPORT_PERMISSIONS = [
+    "view_customer",
+    "view_order",
+    "view_supportticket",
+    "change_supportticket",
+    "view_refund",
+    "add_refund",
+]
+SUPPORT_TOOLS = [
+    "search_customers",
+    "get_customer",
+    "search_orders",
+    "get_order",
+    "search_support_tickets",
+    "get_support_ticket",
+    "update_ticket_status",
+    "issue_refund",
+]
 ANALYST_PERMISSIONS = ["view_customer", "view_order", "view_supportticket", "view_refund"]
 BATCH = 5000
 DEMO_MODELS = (Customer, Order, SupportTicket, Refund)
@@ -112,13 +196,15 @@ class Command(BaseCommand):
         for customer_id, created in signed_up:
             for n in range(per_customer):
                 order_id += 1
-                batch.append(Order(
-                    pk=order_id,
-                    customer_id=customer_id,
-                    status=rng.choice(statuses),
-                    total=Decimal(rng.randrange(500, 150000)) / 100,
-                    created=created + timedelta(days=n + 1),
-                ))
+                batch.append(
+                    Order(
+                        pk=order_id,
+                        customer_id=customer_id,
+                        status=rng.choice(statuses),
+                        total=Decimal(rng.randrange(500, 150000)) / 100,
+                        created=created + timedelta(days=n + 1),
+                    )
+                )
                 if len(batch) >= BATCH:
                     Order.objects.bulk_create(batch)
                     batch = []
@@ -130,11 +216,17 @@ class Command(BaseCommand):
         batch = []
         for ticket_id, (customer_id, created) in enumerate(signed_up[::2], 1):  # every other customer has a ticket
             subject = rng.choice(SUBJECTS)
-            batch.append(SupportTicket(
-                pk=ticket_id,
-                customer_id=customer_id, subject=subject, body=f"{subject}. Please help, order reference in my account.",
-                status=rng.choice(statuses), priority=rng.choice(priorities), created=created + timedelta(hours=5),
-            ))
+            batch.append(
+                SupportTicket(
+                    pk=ticket_id,
+                    customer_id=customer_id,
+                    subject=subject,
+                    body=f"{subject}. Please help, order reference in my account.",
+                    status=rng.choice(statuses),
+                    priority=rng.choice(priorities),
+                    created=created + timedelta(hours=5),
+                )
+            )
             if len(batch) >= BATCH:
                 SupportTicket.objects.bulk_create(batch)
                 batch = []
@@ -171,12 +263,17 @@ class Command(BaseCommand):
     def create_users(self):
         User = get_user_model()
         passwords = {}
-        for username, group, superuser in (("admin", None, True), ("support_agent", "support", False), ("analyst", "analyst", False)):
+        for username, group, superuser in (
+            ("admin", None, True),
+            ("support_agent", "support", False),
+            ("analyst", "analyst", False),
+        ):
             user = User.objects.filter(username=username).first()
             if user is None:
                 password = secrets.token_urlsafe(12)
-                user = User.objects.create_user(username, f"{username}@example.com", password,
-                                                is_staff=True, is_superuser=superuser)
+                user = User.objects.create_user(
+                    username, f"{username}@example.com", password, is_staff=True, is_superuser=superuser
+                )
                 passwords[username] = password
             if group:
                 user.groups.set([Group.objects.get(name=group)])

@@ -17,7 +17,9 @@ class Command(BaseCommand):
         create = sub.add_parser("create", help="Issue a key for a user; the key is printed once.")
         create.add_argument("--user", required=True, help="Username the key acts as.")
         create.add_argument("--name", default="", help="What the key is for.")
-        create.add_argument("--expires-days", type=int, default=None, help="Days until the key expires (default: never).")
+        create.add_argument(
+            "--expires-days", type=int, default=None, help="Days until the key expires (default: never)."
+        )
         listing = sub.add_parser("list", help="List keys (never the secrets).")
         listing.add_argument("--user", default=None)
         revoke = sub.add_parser("revoke", help="Revoke a key by its prefix.")
@@ -30,7 +32,9 @@ class Command(BaseCommand):
         try:
             owner = get_user_model()._default_manager.get_by_natural_key(user)
         except get_user_model().DoesNotExist:
-            raise CommandError(f"No user named {user!r}. Create it first (manage.py createsuperuser or the admin).") from None
+            raise CommandError(
+                f"No user named {user!r}. Create it first (manage.py createsuperuser or the admin)."
+            ) from None
         if expires_days is not None and expires_days <= 0:
             raise CommandError("--expires-days must be a positive number of days.")
         expires_at = timezone.now() + timedelta(days=expires_days) if expires_days else None
@@ -47,8 +51,14 @@ class Command(BaseCommand):
         if user:
             keys = keys.filter(user__username=user)
         for key in keys:
-            state = "revoked" if key.revoked_at else ("expired" if key.expires_at and key.expires_at <= timezone.now() else "active")
-            self.stdout.write(f"{key.prefix}  {key.user.get_username():<20} {state:<8} {key.name}  last used: {key.last_used_at or 'never'}")
+            state = (
+                "revoked"
+                if key.revoked_at
+                else ("expired" if key.expires_at and key.expires_at <= timezone.now() else "active")
+            )
+            self.stdout.write(
+                f"{key.prefix}  {key.user.get_username():<20} {state:<8} {key.name}  last used: {key.last_used_at or 'never'}"
+            )
 
     def handle_revoke(self, prefix, **options):
         key = ApiKey.objects.filter(prefix=prefix).first()

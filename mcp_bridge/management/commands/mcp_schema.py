@@ -14,8 +14,11 @@ class Command(BaseCommand):
     help = "Compare the tool surface with the committed snapshot (--check) or rewrite it (--write)."
 
     def add_arguments(self, parser):
-        parser.add_argument("--file", default=str(Path(settings.BASE_DIR) / "mcp_schema.json"),
-                            help="Snapshot file (default: mcp_schema.json in the project root).")
+        parser.add_argument(
+            "--file",
+            default=str(Path(settings.BASE_DIR) / "mcp_schema.json"),
+            help="Snapshot file (default: mcp_schema.json in the project root).",
+        )
         action = parser.add_mutually_exclusive_group(required=True)
         action.add_argument("--check", action="store_true", help="Exit 1 if the surface differs from the snapshot.")
         action.add_argument("--write", action="store_true", help="Write the current surface to the snapshot.")
