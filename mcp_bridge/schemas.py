@@ -137,6 +137,13 @@ def field_schema(field, *, for_input):
     ):
         # A read-only relation has no queryset for DRF to infer from; the id has the related pk's type.
         schema = _related_pk_schema(field)
+    elif (
+        isinstance(field, serializers.ManyRelatedField)
+        and isinstance(field.child_relation, serializers.PrimaryKeyRelatedField)
+        and field.child_relation.queryset is None
+        and getattr(field.parent, "Meta", None)
+    ):
+        schema = {"type": "array", "items": _related_pk_schema(field)}  # the same, for a list of ids
     else:
         schema = _mapper.map_field(field)
     if isinstance(field, serializers.DecimalField) and for_input:

@@ -242,7 +242,8 @@ class McpSite:
         """Return the names of the tools *request.user* may call, cached per permission generation.
 
         The cache assumes `has_*_permission` hooks depend on the user's permissions only, as
-        Django's defaults do; a hook that also reads the request should override get_mcp_* hooks.
+        Django's defaults do; a hook that reads more of the request than the user is still asked
+        again by `get_tool()` on every call: only the listing is cached per user.
         """
         # A new generation makes every older key unreachable; the least recently used are dropped first.
         key = (generation, request.user.pk, request.user.is_superuser, request.user.is_active)

@@ -57,7 +57,7 @@ async def test_tool_sees_https_when_the_trusted_proxy_says_so(api_keys, probe_ur
 
 
 # logging/setLevel is deprecated in 2026-07-28, yet handshake-era clients still send it.
-@pytest.mark.filterwarnings("ignore::mcp.shared.exceptions.MCPDeprecationWarning")
+@pytest.mark.filterwarnings("ignore:The logging capability is deprecated:mcp.shared.exceptions.MCPDeprecationWarning")
 async def test_one_stateless_clients_log_level_leaves_other_credentials_alone(demo, probe_url):
     issue = sync_to_async(lambda label: ApiKey.issue(demo["admin"], label)[1])
     quiet_key, loud_key = await issue("quiet client"), await issue("loud client")

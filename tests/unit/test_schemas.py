@@ -153,3 +153,14 @@ def test_list_schema_pages_unless_told_otherwise_and_copies_the_item_schema():
         "properties": {"items": {"type": "array", "items": item}},
         "required": ["items"],
     }
+
+
+def test_a_read_only_many_relation_lists_ids_of_the_related_primary_key_type():
+    from django.contrib.auth.models import Group
+
+    from mcp_bridge.serializers import build_model_serializer
+
+    serializer_class = build_model_serializer(Group, ["id", "name", "permissions"], read_only_fields=["permissions"])
+    permissions = output_schema(serializer_class())["properties"]["permissions"]
+    assert permissions["type"] == "array"
+    assert permissions["items"]["type"] == "integer"
