@@ -76,6 +76,7 @@ from mcp_types import JSONRPCResponse  # noqa: E402
 from mcp_types.methods import SERVER_RESULTS  # noqa: E402
 from pydantic import BaseModel, Field, TypeAdapter  # noqa: E402
 
+from mcp_bridge.results import tool_description  # noqa: E402
 from mcp_bridge.sites import site  # noqa: E402
 
 MODERN = "2026-07-28"
@@ -96,30 +97,12 @@ KNOWN_DIFFERENCES = ("none-key", "self-contradicting-containers")
 # --- What is answered ----------------------------------------------------------------------------
 
 
-def mcp_tool(tool):
-    """The `types.Tool` mcp_bridge advertises for one of its tools (same fields, same annotations)."""
-    return types.Tool(
-        name=tool.name,
-        title=tool.title,
-        description=tool.description,
-        input_schema=tool.input_schema,
-        output_schema=tool.output_schema,
-        annotations=types.ToolAnnotations(
-            title=tool.title,
-            read_only_hint=tool.read_only,
-            destructive_hint=False if tool.read_only else tool.destructive,
-            idempotent_hint=tool.idempotent,
-            open_world_hint=False,
-        ),
-    )
-
-
 def bench_tools(count):
     """The first *count* tools a `support_agent` sees in the benchmark's tools/list scaling rows."""
     tools = [tool for name, tool in site.registry.tools.items() if "customer_view" in name]
     if len(tools) < count:
         raise SystemExit(f"only {len(tools)} benchmark tools: set BENCH_PROXY_MODELS to at least {(count + 1) // 2}")
-    return [mcp_tool(tool) for tool in tools[:count]]
+    return [tool_description(tool) for tool in tools[:count]]
 
 
 def tricky_tool():
