@@ -15,7 +15,7 @@ from datetime import timedelta
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.db import models
+from django.db import models, router
 from django.utils import timezone
 
 from .conf import mcp_settings
@@ -53,7 +53,7 @@ class Principal:
                 user = remembered.build()
             else:
                 user = self._load_user_now()
-                _remembered_users.set(key, _RememberedUser.of(user), ttl=timeout)
+                _remembered_users.set(key, UserSnapshot.of(user), ttl=timeout)
         if self.authenticator is not None and hasattr(self.authenticator, "record_use"):
             self.authenticator.record_use(self)
         return user
@@ -70,8 +70,9 @@ class Principal:
 
 
 @dataclass(frozen=True)
-class _RememberedUser:
-    """A verified user's field values: each call builds its own instance (nothing shared across threads)."""
+class UserSnapshot:
+    """A user's field values: each `build()` is a fresh instance (nothing shared across threads, and
+    none of what backends cached on the original)."""
 
     model: Any
     db: str
@@ -79,7 +80,10 @@ class _RememberedUser:
 
     @classmethod
     def of(cls, user):
-        return cls(type(user), user._state.db, tuple(getattr(user, f.attname) for f in user._meta.concrete_fields))
+        # The database the instance came from, through the router's public API (which, unless a
+        # router says otherwise, answers with the instance's own database).
+        db = router.db_for_read(type(user), instance=user)
+        return cls(type(user), db, tuple(getattr(user, f.attname) for f in user._meta.concrete_fields))
 
     def build(self):
         return self.model.from_db(self.db, None, self.values)

@@ -21,6 +21,7 @@ from django.core.cache.backends.locmem import LocMemCache
 from django.db import DatabaseError, connections, router, transaction
 from django.db.models.signals import m2m_changed, post_delete, post_save
 
+from .authentication import UserSnapshot
 from .cache import read_and_count, shared_cache, write_text
 from .conf import mcp_settings
 from .models import AccessGeneration
@@ -156,9 +157,7 @@ def permissions_from_backends(user):
     Asked of a copy of the instance: ModelBackend keeps what it reads on the instance it is given,
     and a set *user* was primed with earlier would answer for McpModelBackend.
     """
-    fields = user._meta.concrete_fields
-    copy = type(user).from_db(user._state.db, None, [getattr(user, field.attname) for field in fields])
-    return copy.get_all_permissions()
+    return UserSnapshot.of(user).build().get_all_permissions()
 
 
 def connect_signals(credential_models=()):
