@@ -48,7 +48,7 @@ demo: install
 	$(BIN)/python manage.py seed_demo --customers 1000
 	@KEY=$$($(BIN)/python manage.py mcp_apikey create --user support_agent --name "demo key" 2>/dev/null) && \
 	  $(BIN)/python manage.py mcp_config --user support_agent --api-key $$KEY
-	$(BIN)/uvicorn config.asgi:application --host 127.0.0.1 --port $(PORT) --timeout-graceful-shutdown 5
+	$(BIN)/uvicorn config.asgi:application --host 127.0.0.1 --port $(PORT) --loop uvloop --http httptools --timeout-graceful-shutdown 5
 
 # Lint and format (ruff: the whole checkout) and type check (mypy: mcp_bridge/, configured in pyproject.toml).
 lint: install

@@ -1,9 +1,11 @@
 #!/usr/bin/env python
-"""Profile one benchmark case with py-spy: `bench/profile.py get_customer mcp-2026 [seconds]`.
+"""Profile one benchmark case with py-spy: `bench/profile.py <operation> <variant> [seconds] [connections]`.
 
-Starts a server on the main bench database (as bench/run.py does), drives the case with wrk at 16
-connections and records the worker with py-spy (installed with pip if missing); writes a flame graph
-SVG and a top-functions text summary under var/bench/.
+For example `bench/profile.py search_ana bare`. Operations and variants are those of bench/run.py
+(variants: bare, plain, mcp-2026, mcp-2025-session, mcp-2025-json). Starts a server on the main
+bench database (as bench/run.py does), drives the case with wrk at 16 connections and records the
+worker with py-spy (installed with pip if missing); writes a flame graph SVG and a top-functions
+text summary under var/bench/.
 """
 
 import shutil
@@ -20,6 +22,11 @@ from bench import run  # noqa: E402
 
 def main():
     operation, variant = sys.argv[1], sys.argv[2]
+    if operation not in run.OPERATIONS or variant not in run.variants_of(operation, run.VARIANTS):
+        sys.exit(
+            f"usage: bench/profile.py <operation> <variant> [seconds] [connections]; operations: "
+            f"{', '.join(run.OPERATIONS)}; variants: {', '.join(run.VARIANTS)} (no bare view for tools_list)"
+        )
     seconds = int(sys.argv[3]) if len(sys.argv) > 3 else 10
     connections = int(sys.argv[4]) if len(sys.argv) > 4 else 16
     py_spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
@@ -41,9 +48,11 @@ def main():
             [run.open_session(client, server, key) for _ in range(connections)] if variant == "mcp-2025-session" else []
         )
         url, spec = run.spec_for(server, variant, operation, key, sessions=sessions, id_range=id_range)
-        bench.wrk_run(url, spec, connections, 2)
+        bench.wrk_run(url, spec, connections, 2, pid=server.pid)
         stem = out / f"profile-{operation}-{variant}"
-        load = threading.Thread(target=lambda: print(bench.wrk_run(url, spec, connections, seconds + 2)))
+        load = threading.Thread(
+            target=lambda: print(bench.wrk_run(url, spec, connections, seconds + 2, pid=server.pid))
+        )
         load.start()
         subprocess.run(
             [

@@ -1,18 +1,31 @@
-"""Plain Django JSON views doing the same ORM and serialization work as the MCP tools (bench only).
+"""The two Django views the benchmark (`bench/run.py`) compares MCP against (bench only).
 
-The comparison baseline for `bench/run.py`: what a Django developer would write by hand for the
-same three operations. Each request authenticates the same bearer API key through the same
-functions mcp_bridge uses (the verified key remembered under the access generation, read from the
-shared cache once per request), loads the user's permissions from the same cache, asks the
-same ModelAdmin hooks (`has_view_or_change_permission`, `get_queryset`, `get_search_results`,
-`get_object`) and serializes with the same DRF serializer class mcp_bridge generated for the
-admin. It runs under the project's full middleware stack, as any Django view does.
+The bare views are the reference a Django developer writes by hand: async views running the one
+query each operation needs with Django's async ORM (`aget`, `async for`), returning the rows'
+`.values()` as JSON. No DRF, no admin, no authentication: only the rows a support agent may see
+(internal accounts are for superusers, as in customers/admin.py), searched as the admin searches
+(every word must match one of `search_fields`, `icontains`). They do not rank search results by
+relevance: they order as asked, else by the admin's ordering.
+
+The same-work views do what mcp_bridge does for the same three operations. Each request
+authenticates the same bearer API key through the same functions mcp_bridge uses (the verified key
+remembered under the access generation, read from the shared cache once per request), loads the
+user's permissions from the same cache, asks the same ModelAdmin hooks
+(`has_view_or_change_permission`, `get_queryset`, `get_search_results`, `get_object`) and
+serializes with the same DRF serializer class mcp_bridge generated for the admin.
+
+Both run under the project's full middleware stack, as any Django view does.
 """
 
 import json
+from functools import reduce
+from operator import or_
 
 from django.contrib import admin
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db.models import Q
 from django.http import JsonResponse
+from django.utils.text import smart_split, unescape_string_literal
 from django.views.decorators.csrf import csrf_exempt
 from rest_framework.utils.encoders import JSONEncoder
 
@@ -25,6 +38,11 @@ from mcp_bridge.sites import site as mcp_site
 from . import querycount
 
 PAGE_SIZE = 25
+MAX_PAGE_SIZE = 100
+# CustomerAdmin's `mcp_fields`, `search_fields` and `ordering` (customers/admin.py), for the bare views.
+CUSTOMER_FIELDS = ("id", "name", "email", "phone", "company", "country", "status", "lifetime_value", "created")
+CUSTOMER_SEARCH_FIELDS = ("name", "email", "company")
+CUSTOMER_ORDERING = ("-created", "-id")
 
 
 def _user(request):
@@ -107,11 +125,69 @@ def search_customers(request):
     if not {"pk", "-pk", "id", "-id"} & set(ordering):
         ordering.append("-pk")
     offset = int(data.get("offset", 0))
-    rows = list(queryset.order_by(*ordering)[offset : offset + PAGE_SIZE + 1])
+    page_size = int(data.get("page_size", PAGE_SIZE))
+    rows = list(queryset.order_by(*ordering)[offset : offset + page_size + 1])
     serializer = _serializer_class()(
-        rows[:PAGE_SIZE], many=True, context={"request": request, "admin_site": model_admin.admin_site}
+        rows[:page_size], many=True, context={"request": request, "admin_site": model_admin.admin_site}
     )
-    return _json({"items": serializer.data, "next_offset": offset + PAGE_SIZE if len(rows) > PAGE_SIZE else None})
+    return _json({"items": serializer.data, "next_offset": offset + page_size if len(rows) > page_size else None})
+
+
+def _visible_customers():
+    # Internal accounts are visible to superusers only; the bench calls as support_agent.
+    return Customer.objects.filter(is_internal=False).values(*CUSTOMER_FIELDS)
+
+
+def _bare_json(data, status=200):
+    return JsonResponse(data, status=status, encoder=DjangoJSONEncoder)
+
+
+def _search_terms(query):
+    """One Q per word of *query*, matching any search field: the admin's `get_search_results` semantics."""
+    for word in smart_split(query):
+        if word.startswith(('"', "'")) and word[0] == word[-1]:
+            word = unescape_string_literal(word)
+        yield reduce(or_, (Q(**{f"{field}__icontains": word}) for field in CUSTOMER_SEARCH_FIELDS))
+
+
+def _bare_ordering(data):
+    """The requested ordering (a customer field, '-' for descending) with an id tiebreak, or None if invalid."""
+    if not data.get("ordering"):
+        return list(CUSTOMER_ORDERING)
+    ordering = data["ordering"]
+    if not isinstance(ordering, str) or ordering.removeprefix("-") not in CUSTOMER_FIELDS:
+        return None
+    return [ordering] if ordering.removeprefix("-") == "id" else [ordering, "-id"]
+
+
+@csrf_exempt
+async def bare_get_customer(request):
+    data = _body(request)
+    if data is None or not isinstance(data.get("id"), int):
+        return _bare_json({"error": "id must be an integer"}, 400)
+    try:
+        customer = await _visible_customers().aget(pk=data["id"])
+    except Customer.DoesNotExist:
+        return _bare_json({"error": "not found"}, 404)
+    return _bare_json(customer)
+
+
+@csrf_exempt
+async def bare_search_customers(request):
+    data = _body(request)
+    if data is None:
+        return _bare_json({"error": "the body must be a JSON object"}, 400)
+    ordering = _bare_ordering(data)
+    page_size, offset = data.get("page_size", PAGE_SIZE), data.get("offset", 0)
+    if ordering is None or not isinstance(page_size, int) or not 1 <= page_size <= MAX_PAGE_SIZE:
+        return _bare_json({"error": "invalid ordering or page_size"}, 400)
+    if not isinstance(offset, int) or offset < 0:
+        return _bare_json({"error": "offset must be a non-negative integer"}, 400)
+    queryset = _visible_customers().filter(*_search_terms((data.get("query") or "").strip()))
+    queryset = queryset.filter(**{name: data[name] for name in ("status", "country") if name in data})
+    # One row more than the page tells whether there is a next page.
+    rows = [row async for row in queryset.order_by(*ordering)[offset : offset + page_size + 1]]
+    return _bare_json({"items": rows[:page_size], "next_offset": offset + page_size if len(rows) > page_size else None})
 
 
 @csrf_exempt

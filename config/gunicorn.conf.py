@@ -4,6 +4,8 @@ import multiprocessing
 import os
 
 bind = os.environ.get("BIND", "0.0.0.0:8000")
+# UvicornWorker runs uvicorn with loop and http "auto": uvloop and httptools, which uvicorn[standard]
+# (requirements.txt) installs, else asyncio and h11.
 worker_class = "uvicorn_worker.UvicornWorker"
 workers = int(os.environ.get("WEB_CONCURRENCY", multiprocessing.cpu_count() * 2))
 # Open SSE streams would otherwise hold a worker's shutdown forever.

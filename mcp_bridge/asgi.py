@@ -18,7 +18,9 @@ from django.core.asgi import get_asgi_application as get_django_asgi_application
 from django.http.request import split_domain_port, validate_host
 from mcp.server.auth.middleware.bearer_auth import AuthenticatedUser
 from mcp.server.auth.provider import AccessToken
+from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
 from mcp.server.transport_security import TransportSecuritySettings
+from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS
 
 from .availability import is_service_failure
 from .conf import mcp_settings
@@ -27,6 +29,18 @@ from .gc_freeze import freeze_startup_objects
 from .principals import PRINCIPAL_SCOPE_KEY
 
 logger = logging.getLogger(__name__)
+
+#: 2026-07-28 methods whose handlers never send a notification while they run: one JSON response.
+NEVER_NOTIFY = frozenset(
+    {
+        "tools/list",
+        "resources/list",
+        "resources/templates/list",
+        "resources/read",
+        "prompts/list",
+        "completion/complete",
+    }
+)
 
 
 def get_asgi_application(*, site=None):
@@ -49,24 +63,47 @@ class McpAsgiApp:
         self.django_app = django_app
         self.bridge = get_server(site)
         self.path = "/" + mcp_settings.PATH.strip("/")
-        self._mcp_app = None
+        self.streaming = self.plain = None  # session managers, made for each lifespan cycle
         self.bridge.site.registry  # noqa: B018 - built at start-up: annotation errors stop the server, not a call
 
-    def build_mcp_app(self):
-        """Return a new SDK Streamable HTTP app for the endpoint, with the session manager it runs."""
-        return self.bridge.server.streamable_http_app(
-            streamable_http_path=self.path,
-            stateless_http=mcp_settings.STATELESS_HTTP,
-            json_response=mcp_settings.JSON_RESPONSE,
-            # Host/Origin are checked here against ALLOWED_HOSTS, Django's own notation.
-            transport_security=TransportSecuritySettings(enable_dns_rebinding_protection=False),
-        )
+    def build_session_managers(self):
+        """Return the SDK session managers of the endpoint: (streaming, plain).
 
-    @property
-    def mcp_app(self):
-        if self._mcp_app is None:
-            self._mcp_app = self.build_mcp_app()
-        return self._mcp_app
+        `streaming` serves everything the settings describe (2025-era sessions, SSE responses).
+        `plain` answers, as one JSON response, the 2026-07-28 requests that cannot send a
+        notification while they run (every generated tool, the listings, resource reads): it skips
+        the SDK's work of holding an event stream open in case one comes. With JSON_RESPONSE on,
+        both are the same manager.
+        """
+        # Host/Origin are checked here against ALLOWED_HOSTS, Django's own notation.
+        security = TransportSecuritySettings(enable_dns_rebinding_protection=False)
+        streaming = StreamableHTTPSessionManager(
+            app=self.bridge.server,
+            json_response=mcp_settings.JSON_RESPONSE,
+            stateless=mcp_settings.STATELESS_HTTP,
+            security_settings=security,
+        )
+        if mcp_settings.JSON_RESPONSE:
+            return streaming, streaming
+        plain = StreamableHTTPSessionManager(
+            app=self.bridge.server, json_response=True, stateless=True, security_settings=security
+        )
+        return streaming, plain
+
+    def session_manager_for(self, headers):
+        """The manager that answers a request: JSON for 2026-07-28 requests that send no notification."""
+        version = headers.get("mcp-protocol-version")
+        if version is None or version in HANDSHAKE_PROTOCOL_VERSIONS:
+            return self.streaming  # the handshake era: its sessions live in one manager
+        method = headers.get("mcp-method")
+        if method in NEVER_NOTIFY:
+            return self.plain
+        if method == "tools/call":
+            # The SDK rejects an Mcp-Name that differs from the body's tool name.
+            tool = self.bridge.site.registry.tools.get(headers.get("mcp-name", ""))
+            if tool is not None and not tool.sends_notifications:
+                return self.plain
+        return self.streaming
 
     async def __call__(self, scope, receive, send):
         if scope["type"] == "lifespan":
@@ -77,9 +114,9 @@ class McpAsgiApp:
             await self.django_app(scope, receive, send)
 
     async def lifespan(self, scope, receive, send):
-        """Run the SDK's session manager for one lifespan cycle (Django's handler has no lifespan).
+        """Run the SDK's session managers for one lifespan cycle (Django's handler has no lifespan).
 
-        Each cycle gets a fresh manager, since one can run only once: servers such as Mangum on
+        Each cycle gets fresh managers, since one can run only once: servers such as Mangum on
         AWS Lambda run a startup/shutdown cycle per invocation. Start-up objects are frozen out of
         the garbage collector's reach if the project turned MCP_BRIDGE['FREEZE_GC_AT_STARTUP'] on.
         """
@@ -88,8 +125,9 @@ class McpAsgiApp:
             return
         async with AsyncExitStack() as stack:
             try:
-                self._mcp_app = self.build_mcp_app()
-                await stack.enter_async_context(self.bridge.server.session_manager.run())
+                self.streaming, self.plain = self.build_session_managers()
+                for manager in {self.streaming, self.plain}:
+                    await stack.enter_async_context(manager.run())
             except Exception as exc:
                 logger.exception("MCP session manager failed to start")
                 await send({"type": "lifespan.startup.failed", "message": str(exc)})
@@ -100,7 +138,10 @@ class McpAsgiApp:
         await send({"type": "lifespan.shutdown.complete"})
 
     async def handle_mcp(self, scope, receive, send):
-        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
+        # RFC 9110 5.5: a field value excludes the whitespace around it. h11 strips it; httptools does
+        # not, and the SDK compares values such as Mcp-Name with the body's as they come.
+        raw_headers = [(name, value.strip(b" \t")) for name, value in scope.get("headers", [])]
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in raw_headers}
         host_error = self.check_host_and_origin(headers)
         if host_error is not None:
             await _json_response(send, *host_error)
@@ -124,7 +165,10 @@ class McpAsgiApp:
             logger.error("Could not check an MCP bearer token: a backing service failed", exc_info=exc)
             await self.service_unavailable(send, exc if isinstance(exc, ServiceUnavailable) else ServiceUnavailable())
             return
+        if self.streaming is None:
+            raise RuntimeError("The MCP endpoint needs the ASGI lifespan: run the server with lifespan on.")
         scope = dict(scope)
+        scope["headers"] = raw_headers
         scope["path"] = self.path  # serve /mcp and /mcp/ alike, with no redirect
         scope["raw_path"] = self.path.encode()
         scope[PRINCIPAL_SCOPE_KEY] = principal
@@ -132,7 +176,7 @@ class McpAsgiApp:
         scope["user"] = AuthenticatedUser(
             AccessToken(token="", client_id=principal.session_identity, scopes=[], subject=str(principal.user_id))
         )
-        await self.mcp_app(scope, receive, send)
+        await self.session_manager_for(headers).handle_request(scope, receive, send)
 
     def check_host_and_origin(self, headers):
         allowed = settings.ALLOWED_HOSTS

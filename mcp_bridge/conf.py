@@ -61,6 +61,10 @@ DEFAULTS = {
     # thread. None: the smallest max_size of the database connection pools, or 64 without a pool.
     # Keep it at or below the MCP cache's and each database pool's max connections (checks W010, W011).
     "MAX_CONCURRENT_REQUESTS": None,
+    # The MCP SDK's OpenTelemetry span around every request: True keeps it, False drops it, None
+    # keeps it only if an OpenTelemetry tracer provider is installed when the server is built (with
+    # none, the spans go nowhere and their cost buys nothing).
+    "OPENTELEMETRY_SPANS": None,
 }
 
 IMPORT_STRINGS = {"AUTHENTICATION_CLASSES", "ADMIN_SITES", "THROTTLE_CLASSES"}

@@ -4,10 +4,14 @@ A caller controls what the admin's search runs (words, filters, offsets), so one
 otherwise hold a connection, and the memory of a database backend, for as long as it likes.
 `statement_budget()` wraps a request's unit of work with Django's `connection.execute_wrapper()`:
 
-- PostgreSQL: before the first statement on a connection, `statement_timeout` is set for the
-  session; at the end of the unit it is reset, so a pooled or persistent connection goes back to
-  other users (Django views, the admin) exactly as it was. A connection closed after every request
-  (CONN_MAX_AGE = 0, no pool) is not reset: it carries nothing further.
+- PostgreSQL: a watchdog thread cancels a statement that has run past the budget, through the
+  driver's public cancel (psycopg's `cancel_safe()`, psycopg2's `cancel()`), exactly as psql's
+  Ctrl-C does. Nothing is sent to the server while statements finish in time: a `SET
+  statement_timeout` before and a `RESET` after every request cost two round trips, as much as
+  the request's own query, and the session state they changed would follow a pooled connection to
+  its next user. A cancel is sent while the statement's thread is held back from starting another,
+  and PostgreSQL ignores a cancel that reaches a connection waiting for its next command, so it
+  can stop only the statement that ran too long.
 - SQLite: a progress handler (`sqlite3.Connection.set_progress_handler`) interrupts a statement
   that has run longer than the budget; it is removed at the end of the unit.
 - Other backends: no budget (the setting is ignored).
@@ -16,16 +20,23 @@ A statement over the budget raises `StatementTimeout`.
 """
 
 import contextlib
+import logging
+import os
+import threading
 import time
 
-from django.db import DatabaseError, OperationalError, connections
+from django.db import OperationalError, connections
 
 from .conf import mcp_settings
 
-#: PostgreSQL's SQLSTATE for a statement cancelled (here: by statement_timeout).
+logger = logging.getLogger(__name__)
+
+#: PostgreSQL's SQLSTATE for a cancelled statement (a cancel request, or a statement_timeout).
 QUERY_CANCELED = "57014"
 #: SQLite virtual machine instructions between two looks at the clock (a few µs of work each).
 SQLITE_PROGRESS_STEPS = 10_000
+#: The watchdog looks at running statements this often (at most; a shorter budget looks more often).
+WATCHDOG_INTERVAL = 0.1
 
 
 class StatementTimeout(OperationalError):
@@ -42,56 +53,96 @@ class _Budget:
     def __init__(self, connection, seconds):
         self.connection = connection
         self.seconds = seconds
-        self.applied_to = None  # the DB-API connection the budget was applied to
-        self.deadline = None  # SQLite: when the running statement is out of time
-        self.interrupted = False
+        self.sqlite_handler_on = None  # the sqlite3 connection the progress handler is set on
+        self.deadline = None  # when the running statement is out of time; None between statements
+        self.stopped = False  # the running statement was interrupted or cancelled for its budget
+        self.lock = threading.Lock()  # a cancel and the end of a statement never overlap
 
     def __call__(self, execute, sql, params, many, context):
-        if self.applied_to is not self.connection.connection:
-            self.apply()
-        self.deadline = time.monotonic() + self.seconds
-        self.interrupted = False
+        vendor = self.connection.vendor
+        if vendor == "sqlite" and self.sqlite_handler_on is not self.connection.connection:
+            self.sqlite_handler_on = self.connection.connection
+            self.sqlite_handler_on.set_progress_handler(self.progress, SQLITE_PROGRESS_STEPS)
+        with self.lock:
+            self.deadline = time.monotonic() + self.seconds
+            self.stopped = False
+        if vendor == "postgresql":
+            watchdog.watch(self)
         try:
             return execute(sql, params, many, context)
         except OperationalError as exc:
-            if self.interrupted or getattr(exc.__cause__, "sqlstate", None) == QUERY_CANCELED:
+            if self.stopped or getattr(exc.__cause__, "sqlstate", None) == QUERY_CANCELED:
                 raise StatementTimeout(self.seconds) from exc
             raise
-
-    def apply(self):
-        raw = self.applied_to = self.connection.connection
-        if self.connection.vendor == "postgresql":
-            # Through this wrapper again; `applied_to` is already set, so it passes straight on.
-            with self.connection.cursor() as cursor:
-                # SET takes no parameters; the value is an integer (milliseconds) formatted here.
-                cursor.execute(f"SET statement_timeout = {max(round(self.seconds * 1000), 1)}")
-        elif self.connection.vendor == "sqlite":
-            raw.set_progress_handler(self.progress, SQLITE_PROGRESS_STEPS)
+        finally:
+            with self.lock:
+                self.deadline = None
 
     def progress(self):
-        if time.monotonic() > self.deadline:
-            self.interrupted = True
-            return 1  # non-zero: SQLite stops the statement with "interrupted"
+        """SQLite's progress handler: non-zero stops the running statement with 'interrupted'."""
+        deadline = self.deadline
+        if deadline is not None and time.monotonic() > deadline:
+            self.stopped = True
+            return 1
         return 0
 
-    def release(self):
-        raw = self.applied_to
-        if raw is None or raw is not self.connection.connection:
-            return  # never used, or replaced: the connection the budget was set on is gone
-        if self.connection.vendor == "sqlite":
-            raw.set_progress_handler(None, 0)
-        elif self.connection.vendor == "postgresql" and _outlives_request(self.connection):
+    def cancel_if_late(self, now):
+        """Watchdog: cancel the running statement if it is past its deadline; True once it is done with."""
+        with self.lock:
+            if self.deadline is None or self.stopped:
+                return self.deadline is None
+            if now <= self.deadline:
+                return False
+            self.stopped = True
+            raw = self.connection.connection
+            cancel = getattr(raw, "cancel_safe", None) or raw.cancel
             try:
-                with self.connection.cursor() as cursor:
-                    cursor.execute("RESET statement_timeout")
-            except DatabaseError:
-                pass  # an unusable connection: request_finished closes it and the pool discards it
+                cancel()
+            except Exception:
+                logger.warning(
+                    "Could not cancel a database statement past its %g s budget", self.seconds, exc_info=True
+                )
+            return False
+
+    def release(self):
+        raw = self.sqlite_handler_on
+        if raw is not None and raw is self.connection.connection:
+            raw.set_progress_handler(None, 0)
 
 
-def _outlives_request(connection):
-    """True if the connection is reused after the request (a pool, or CONN_MAX_AGE > 0)."""
-    settings_dict = connection.settings_dict
-    return bool(settings_dict["OPTIONS"].get("pool")) or settings_dict["CONN_MAX_AGE"] != 0
+class Watchdog:
+    """One daemon thread per process that cancels PostgreSQL statements past their budget."""
+
+    def __init__(self):
+        self.watched = set()
+        self.lock = threading.Lock()
+        self.thread = None
+
+    def watch(self, budget):
+        self.watched.add(budget)
+        if self.thread is None or not self.thread.is_alive():
+            with self.lock:
+                if self.thread is None or not self.thread.is_alive():
+                    self.thread = threading.Thread(target=self.run, name="mcp_bridge-statement-watchdog", daemon=True)
+                    self.thread.start()
+
+    def run(self):
+        while True:
+            time.sleep(min(WATCHDOG_INTERVAL, min((b.seconds for b in list(self.watched)), default=1) / 4))
+            now = time.monotonic()
+            for budget in list(self.watched):
+                if budget.cancel_if_late(now):
+                    self.watched.discard(budget)
+
+    def after_fork(self):
+        self.watched = set()
+        self.thread = None
+
+
+watchdog = Watchdog()
+if hasattr(os, "register_at_fork"):
+    # A forked worker (gunicorn --preload) starts without the parent's thread: it starts its own.
+    os.register_at_fork(after_in_child=watchdog.after_fork)
 
 
 @contextlib.contextmanager

@@ -19,7 +19,7 @@ from .filters import build_filters, pk_schema
 from .pagination import make_cursor, read_cursor
 from .schemas import as_output_schema, input_schema, list_schema, output_schema
 from .search import MAX_SEARCH_LENGTH, MAX_SEARCH_WORDS, check_search_terms, rank_by_relevance
-from .serializers import build_model_serializer
+from .serializers import build_model_serializer, field_plan_for
 from .tools import McpTool
 
 
@@ -81,7 +81,11 @@ class ModelExposure:
         return {"request": request, "admin_site": self.admin_site}
 
     def serialize(self, request, obj, many=False):
-        return self.serializer_class(obj, many=many, context=self.context(request)).data
+        plan = field_plan_for(self.serializer_class)
+        if plan is None:
+            return self.serializer_class(obj, many=many, context=self.context(request)).data
+        # The output does not depend on the request, so the plan needs no context (serializers.FieldPlan).
+        return plan.represent_many(obj) if many else plan.represent(obj)
 
     def get_visible_object(self, request, object_id):
         """Return the object the caller may see, or raise a not-found ToolError (never leaking existence)."""
@@ -122,6 +126,8 @@ class ModelTool(McpTool):
     #: The `id` argument's description, for the tools that act on one object.
     id_description_format = ""
     model_permission = ""
+    #: Admin hooks and actions report through message_user(), not the MCP connection.
+    sends_notifications = False
 
     def __init__(self, exposure):
         self.exposure = exposure

@@ -6,7 +6,6 @@ runs Django work.
 """
 
 import functools
-import json
 
 from mcp import types
 from mcp.shared.exceptions import MCPError
@@ -15,7 +14,7 @@ from .content import blocks, is_content, resource_contents
 from .context import InputRequired, MissingClientCapability
 from .exceptions import ServiceUnavailable, ToolError
 from .inputs import check_text
-from .tools import to_json
+from .tools import encode
 
 #: resources/read of an unknown (or hidden) URI in the handshake era; 2026-07-28 (SEP-2164) uses INVALID_PARAMS.
 RESOURCE_NOT_FOUND = -32002
@@ -125,25 +124,31 @@ def tool_error_result(text):
 
 
 def call_tool_result(result):
-    """Return the CallToolResult of a tools.ToolResult: content blocks, or JSON text plus structured content."""
+    """Return the CallToolResult of a tools.ToolResult: content blocks, or JSON text plus structured content.
+
+    A JSON result is returned in its wire form (the SDK validates it as a CallToolResult all the
+    same), so that its rows are not copied into models only to be dumped again.
+    """
     if is_content(result.data):
         return types.CallToolResult(content=[block.to_mcp() for block in blocks(result.data)])
     if result.is_error:
         return tool_error_result(result.text())
-    content = [text_block(result.text())]
+    content = [{"type": "text", "text": result.text()}]
     # Admin messages (message_user) the result does not already carry are passed on as text.
     carried = result.data.get("messages", []) if isinstance(result.data, dict) else []
     extra = [message for message in result.messages if message not in carried]
     if extra:
-        content.append(text_block("Admin messages: " + " ".join(extra)))
-    structured = result.data if isinstance(result.data, dict) else None
-    return types.CallToolResult(content=content, structured_content=structured)
+        content.append({"type": "text", "text": "Admin messages: " + " ".join(extra)})
+    answer = {"content": content, "isError": False, "resultType": "complete"}
+    if isinstance(result.data, dict):
+        answer["structuredContent"] = result.data
+    return answer
 
 
 def read_resource_result(uri, mime_type, data):
     """Return the ReadResourceResult of what a resource returned: str, bytes or JSON-able data."""
     if not isinstance(data, (str, bytes)):
-        data = json.dumps(to_json(data), ensure_ascii=False)
+        data = encode(data)[0]
     return types.ReadResourceResult(contents=[resource_contents(uri, mime_type, data)])
 
 

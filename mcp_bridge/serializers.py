@@ -2,8 +2,11 @@
 
 import copy
 
+from django.db.models.manager import BaseManager
 from django.utils.text import capfirst
 from rest_framework import serializers
+from rest_framework.fields import SkipField
+from rest_framework.relations import PKOnlyObject
 
 from .admin_sites import model_admin_for
 
@@ -64,7 +67,10 @@ class PrebuiltFieldsMixin:
     instantiation, which costs more than serializing a page of rows. A generated serializer's
     fields depend only on its class (model, field names, read-only and redacted fields), so the
     first build is kept and each instance gets fresh, unbound copies (DRF copies declared fields
-    the same way), keeping context and binding per instance and per thread.
+    the same way), keeping context and binding per instance and per thread. The copies are still
+    needed: an instance binds its fields to itself, and validation (writes, scoped relations) reads
+    that instance's context through them. Reads of generated serializers skip instantiation
+    altogether (FieldPlan).
     """
 
     def get_fields(self):
@@ -75,11 +81,119 @@ class PrebuiltFieldsMixin:
         return copy.deepcopy(prototypes)
 
 
+#: Field classes whose output depends on the row alone: their get_attribute and to_representation read
+#: neither the serializer's context (the request) nor any state they write. Exact classes, not subclasses,
+#: since a subclass may override either method. Not here: FileField and ImageField (absolute URLs from the
+#: request), the hyperlinked fields, SerializerMethodField and nested serializers.
+CONTEXT_FREE_FIELDS = frozenset(
+    {
+        serializers.BooleanField,
+        serializers.CharField,
+        serializers.EmailField,
+        serializers.RegexField,
+        serializers.SlugField,
+        serializers.URLField,
+        serializers.UUIDField,
+        serializers.IPAddressField,
+        serializers.IntegerField,
+        # DRF 3.17 added BigIntegerField (BigAutoField ids); 3.16 maps them to IntegerField.
+        getattr(serializers, "BigIntegerField", serializers.IntegerField),
+        serializers.FloatField,
+        serializers.DecimalField,
+        serializers.DateTimeField,
+        serializers.DateField,
+        serializers.TimeField,
+        serializers.DurationField,
+        serializers.ChoiceField,
+        serializers.MultipleChoiceField,
+        serializers.FilePathField,
+        serializers.JSONField,
+        serializers.ListField,
+        serializers.DictField,
+        serializers.HStoreField,
+        serializers.ReadOnlyField,
+        serializers.ModelField,
+        serializers.PrimaryKeyRelatedField,
+        serializers.SlugRelatedField,
+        serializers.StringRelatedField,
+        serializers.ManyRelatedField,
+        ScopedPrimaryKeyRelatedField,
+        RedactedField,
+    }
+)
+
+
+def output_ignores_context(field):
+    """Whether *field* represents a row the same way whatever the call (request) is."""
+    if type(field) not in CONTEXT_FREE_FIELDS or getattr(field.default, "requires_context", False):
+        return False  # a default such as CurrentUserDefault fills a missing attribute from the request
+    # The fields a field delegates to: a list's items, a many-to-many's related field, a relation's pk field.
+    delegates = (getattr(field, name, None) for name in ("child", "child_relation", "pk_field"))
+    return all(output_ignores_context(delegate) for delegate in delegates if delegate is not None)
+
+
+class FieldPlan:
+    """A generated serializer's output without instantiating the serializer on every call.
+
+    An instance copies and binds every field (PrebuiltFieldsMixin) and then represents each row, and
+    the copy costs more than a row. A plan binds the fields once, on a prototype instance, and
+    represents rows with exactly the steps of DRF's Serializer.to_representation and
+    ListSerializer.to_representation. It returns plain dicts and lists: the same JSON, in the same
+    order, as DRF's ReturnDict and ReturnList.
+
+    build_model_serializer compiles one per class, and only where that cannot change the output (see
+    `compile`); every other serializer, a project's own `mcp_serializer_class` included, keeps DRF's path.
+
+    Thread safety: the bound fields are shared by all worker threads. Binding, the one step that writes
+    to a field, happens once, before the plan is shared; the get_attribute and to_representation of every
+    CONTEXT_FREE_FIELDS class only read the field's configuration, so concurrent calls cannot interfere.
+    """
+
+    def __init__(self, readable_fields):
+        self.readable_fields = tuple(
+            (field.field_name, field.get_attribute, field.to_representation) for field in readable_fields
+        )
+
+    @classmethod
+    def compile(cls, serializer_class):
+        """Return the plan of *serializer_class*, or None if its output may depend on more than the row."""
+        if serializer_class.to_representation is not serializers.Serializer.to_representation:
+            return None
+        prototype = serializer_class(context={})
+        readable = [field for field in prototype.fields.values() if not field.write_only]
+        if not all(output_ignores_context(field) for field in readable):
+            return None
+        return cls(readable)
+
+    def represent(self, instance):
+        row = {}
+        for name, get_attribute, to_representation in self.readable_fields:
+            try:
+                attribute = get_attribute(instance)
+            except SkipField:
+                continue
+            # As DRF: None stays None without to_representation; a relation's pk-only stand-in is None by its pk.
+            check_for_none = attribute.pk if isinstance(attribute, PKOnlyObject) else attribute
+            row[name] = None if check_for_none is None else to_representation(attribute)
+        return row
+
+    def represent_many(self, rows):
+        rows = rows.all() if isinstance(rows, BaseManager) else rows
+        return [self.represent(row) for row in rows]
+
+
+def field_plan_for(serializer_class):
+    """The FieldPlan build_model_serializer compiled for *serializer_class*, or None (DRF serializes it)."""
+    return serializer_class.__dict__.get("field_plan")
+
+
 def build_model_serializer(model, fields, *, read_only_fields=(), redacted_fields=(), base=McpModelSerializer):
-    """Return a ModelSerializer class for *model* with exactly *fields*."""
+    """Return a ModelSerializer class for *model* with exactly *fields*, and its FieldPlan where one applies."""
     meta_attrs = {"model": model, "fields": list(fields), "read_only_fields": list(read_only_fields)}
     attrs = {"Meta": type("Meta", (), meta_attrs)}
     for name in redacted_fields:
         field = model._meta.get_field(name)
         attrs[name] = RedactedField(help_text=f"{field.help_text or field.verbose_name} (redacted)")
-    return type(f"{model.__name__}McpSerializer", (PrebuiltFieldsMixin, base), attrs)
+    serializer_class = type(f"{model.__name__}McpSerializer", (PrebuiltFieldsMixin, base), attrs)
+    serializer_class.field_plan = FieldPlan.compile(serializer_class)
+    return serializer_class

@@ -8,6 +8,7 @@ handlers.py -> unit_of_work.py (the one thread hop) -> sites.py, tools.py (permi
 
 from mcp import types
 from mcp.server import Server
+from opentelemetry import trace
 
 from . import __version__
 from .conf import mcp_settings
@@ -44,6 +45,10 @@ class McpBridgeServer:
             on_subscribe_resource=handlers.subscribe,
             on_unsubscribe_resource=handlers.unsubscribe,
         )
+        if not wants_spans():
+            # The SDK's only default middleware is its OpenTelemetry span (tests/unit/test_server.py
+            # holds it to that): with no tracer provider installed, the spans go nowhere.
+            self.server.middleware.clear()
         # After the SDK's own (OpenTelemetry): 2026-07-28 multi-round-trip state comes back from the
         # client, sealed and bound to the caller; then a failed database, cache or broker becomes a
         # retryable error, never an internal one.
@@ -56,6 +61,14 @@ class McpBridgeServer:
 
     def __repr__(self):
         return f"McpBridgeServer(site={self.site!r})"
+
+
+def wants_spans():
+    """True if requests get the SDK's OpenTelemetry spans (MCP_BRIDGE['OPENTELEMETRY_SPANS'])."""
+    setting = mcp_settings.OPENTELEMETRY_SPANS
+    if setting is not None:
+        return bool(setting)
+    return not isinstance(trace.get_tracer_provider(), (trace.ProxyTracerProvider, trace.NoOpTracerProvider))
 
 
 _servers: dict[McpSite, McpBridgeServer] = {}

@@ -46,9 +46,7 @@ class ToolResult:
 
     def text(self):
         if self._text is None:
-            self._text = (
-                self.data if isinstance(self.data, str) else json.dumps(self.data, cls=JSONEncoder, ensure_ascii=False)
-            )
+            self._text = self.data if isinstance(self.data, str) else encode(self.data)[0]
         return self._text
 
 
@@ -73,6 +71,9 @@ class McpTool:
     throttle_classes = None
     #: The THROTTLE_RATES scope ToolRateThrottle counts this tool's calls under (None: the tool's name).
     throttle_scope = None
+    #: True if a call may send notifications (progress, log messages) while it runs. False lets a
+    #: 2026-07-28 call over HTTP be answered as one JSON response, with no event stream held open.
+    sends_notifications = True
 
     def __repr__(self):
         return f"<{type(self).__name__} {self.name!r}>"
@@ -152,9 +153,7 @@ class McpTool:
                     data = self.run(request, arguments)
             text = None
             if not is_content(data) and not isinstance(data, str):
-                # One encoding serves both the text content and, decoded, the structured content.
-                text = json.dumps(data, cls=JSONEncoder, ensure_ascii=False)
-                data = json.loads(text)
+                text, data = encode(data)
             return ToolResult(data, messages=request.messages_text(), text=text)
         except (InputRequired, MissingClientCapability):
             raise  # protocol outcomes, answered by the server layer (nothing was committed)
@@ -259,6 +258,7 @@ class SerializerTool(Declaration, McpTool):
         self.input_serializer = input_serializer
         self.output_serializer = output_serializer
         self.context = context
+        self.sends_notifications = context  # only a tool given the CallContext can reach its connection
         self.throttle_scope = throttle_scope
         self.throttle_classes = throttle_classes
         if input_serializer is not None:
@@ -373,9 +373,25 @@ def normalize_integers(arguments, schema):
     return result
 
 
-def to_json(data):
-    """Return *data* as plain JSON types (Decimal, datetime, UUID, lazy strings made concrete)."""
-    return json.loads(json.dumps(data, cls=JSONEncoder))
+class _NotingEncoder(JSONEncoder):
+    """DRF's JSON encoder, noting whether any value had to be converted."""
+
+    converted = False
+
+    def default(self, obj):
+        self.converted = True
+        return super().default(obj)
+
+
+def encode(data):
+    """Return (*data* as JSON text, *data* as plain JSON types), encoding it once.
+
+    The text is decoded again only if a value had to be converted (Decimal, datetime, UUID, a lazy
+    string): a generated tool's rows are plain JSON types already, and serve as they are.
+    """
+    encoder = _NotingEncoder(ensure_ascii=False)
+    text = encoder.encode(data)
+    return text, (json.loads(text) if encoder.converted else data)
 
 
 def format_validation_error(exc):

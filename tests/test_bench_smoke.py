@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-OPERATIONS = ("get_customer", "search_text", "search_filters", "search_first_page", "tools_list")
-VARIANTS = ("plain", "mcp-2026", "mcp-2025-session", "mcp-2025-json")
+OPERATIONS = ("get_customer", "search_text", "search_filters", "search_first_page", "search_ana", "tools_list")
+VARIANTS = ("bare", "plain", "mcp-2026", "mcp-2025-session", "mcp-2025-json")
 
 
 @pytest.mark.subprocess
@@ -35,10 +35,13 @@ def test_benchmark_smoke_mode_reports_every_operation():
     results = json.loads(line.split(" ", 1)[1])
 
     measured = {(row["operation"], row["variant"]) for row in results["throughput"] if row["requests"] > 0}
-    assert measured == {(op, variant) for op in OPERATIONS for variant in VARIANTS}
+    # tools/list has no bare view.
+    assert measured == {(op, variant) for op in OPERATIONS for variant in VARIANTS} - {("tools_list", "bare")}
     assert all(
-        row["errors"] == 0 and row["p50_ms"] > 0 and row["p99_ms"] >= row["p50_ms"] for row in results["throughput"]
+        row["errors"] == 0 and row["p50_ms"] > 0 and row["p99_ms"] >= row["p50_ms"] and row["cpu_us"] > 0
+        for row in results["throughput"]
     )
+    assert results["config"]["loop"] == "uvloop" and results["config"]["http"] == "httptools"
     assert {row["operation"] for row in results["scaling"]} == set(OPERATIONS) - {"tools_list"}
 
     (tools,) = results["tools_list_scaling"]
@@ -47,5 +50,6 @@ def test_benchmark_smoke_mode_reports_every_operation():
     assert results["memory"]["rss_second_mb"] > 0 and results["memory"]["sessions"] == 5
     assert results["stdio"]["first_response_s"] > 0
     # Every target is evaluated (met or not: speed is not this test's business).
-    assert len(results["targets"]) == 9
-    assert "| get_customer by id |" in completed.stdout
+    assert len(results["targets"]) == 12
+    assert "server CPU µs/call" in completed.stdout
+    assert "| get_customer by id | 4 | bare Django view |" in completed.stdout

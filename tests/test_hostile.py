@@ -315,3 +315,22 @@ async def test_budget_can_be_switched_off(demo, settings):
     async with slow_site_client(demo["admin"]) as client:
         result = await client.call_tool("slow_report", {"seconds": 0.6})
     assert not result.is_error, result.content
+
+
+def _quick_statements_after_a_cancel():
+    """A statement stopped for its budget takes no later statement with it, on the same connection."""
+    with statement_budget():
+        with pytest.raises(StatementTimeout):
+            run_slow_statement(3)
+        for _ in range(200):
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT 1")
+                assert cursor.fetchone() == (1,)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 2")
+        return cursor.fetchone()
+
+
+async def test_budget_stops_only_the_late_statement(demo, settings):
+    settings.MCP_BRIDGE = {**settings.MCP_BRIDGE, "DATABASE_TIMEOUT": 0.3}
+    assert await sync_to_async(_quick_statements_after_a_cancel)() == (2,)

@@ -34,15 +34,17 @@ def _collector_left_alone(settings):
     settings.MCP_BRIDGE = {**settings.MCP_BRIDGE, "FREEZE_GC_AT_STARTUP": False}
 
 
-class CountingApp:
-    """Passes requests to the SDK's ASGI app and counts them."""
+class SdkCounter:
+    """Counts the requests the ASGI app hands to the SDK (through its choice of session manager)."""
 
     def __init__(self, app):
-        self.app, self.calls = app, 0
+        self.calls = 0
+        self.choose = app.session_manager_for
+        app.session_manager_for = self.counted
 
-    async def __call__(self, scope, receive, send):
+    def counted(self, headers):
         self.calls += 1
-        await self.app(scope, receive, send)
+        return self.choose(headers)
 
 
 class RecordingMiddleware:
@@ -66,7 +68,7 @@ async def running_app():
         group.start_soon(app, {"type": "lifespan", "asgi": {"version": "3.0"}}, app_receives.receive, app_sends.send)
         await to_app.send({"type": "lifespan.startup"})
         assert (await from_app.receive())["type"] == "lifespan.startup.complete"
-        app.sdk = app._mcp_app = CountingApp(app._mcp_app)
+        app.sdk = SdkCounter(app)
         async with httpx2.AsyncClient(transport=httpx2.ASGITransport(app=app), base_url="http://127.0.0.1") as http:
             yield app, http
         await to_app.send({"type": "lifespan.shutdown"})
