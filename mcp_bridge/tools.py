@@ -389,7 +389,8 @@ def encode(data):
     The text is decoded again only if a value had to be converted (Decimal, datetime, UUID, a lazy
     string): a generated tool's rows are plain JSON types already, and serve as they are.
     """
-    encoder = _NotingEncoder(ensure_ascii=False)
+    # Compact: the text copy goes into a model's context, where every space is a token.
+    encoder = _NotingEncoder(ensure_ascii=False, separators=(",", ":"))
     text = encoder.encode(data)
     return text, (json.loads(text) if encoder.converted else data)
 
