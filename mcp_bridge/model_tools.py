@@ -87,6 +87,18 @@ class ModelExposure:
         # The output does not depend on the request, so the plan needs no context (serializers.FieldPlan).
         return plan.represent_many(obj) if many else plan.represent(obj)
 
+    def page_rows(self, queryset):
+        """What a page of *queryset* is read as: the columns the field plan represents, or model instances."""
+        plan = field_plan_for(self.serializer_class)
+        return queryset if plan is None or plan.columns is None else queryset.values_list(*plan.columns)
+
+    def serialize_page(self, request, rows):
+        """Serialize rows read through `page_rows`."""
+        plan = field_plan_for(self.serializer_class)
+        if plan is None or plan.columns is None:
+            return self.serialize(request, rows, many=True)
+        return plan.represent_columns(rows)
+
     def get_visible_object(self, request, object_id):
         """Return the object the caller may see, or raise a not-found ToolError (never leaking existence)."""
         obj = self.model_admin.get_object(request, str(object_id))
@@ -260,11 +272,11 @@ class SearchTool(ModelTool):
             queryset, relevance = rank_by_relevance(queryset, self.model_admin.get_search_fields(request), query)
             ordering = relevance + ordering
         page_size = arguments.get("page_size", mcp_settings.PAGE_SIZE)
-        rows = list(queryset.order_by(*ordering)[offset : offset + page_size + 1])
+        rows = list(e.page_rows(queryset.order_by(*ordering))[offset : offset + page_size + 1])
         has_more = len(rows) > page_size
         rows = rows[:page_size]
         return {
-            "items": e.serialize(request, rows, many=True),
+            "items": e.serialize_page(request, rows),
             "next_cursor": make_cursor(self.name, arguments, offset + page_size) if has_more else None,
         }
 

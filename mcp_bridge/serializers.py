@@ -1,8 +1,13 @@
 """DRF serializers built from a ModelAdmin's MCP annotation."""
 
 import copy
+import inspect
 
+from django.core.exceptions import FieldDoesNotExist
+from django.db.models import Model, signals
+from django.db.models.fields.related_descriptors import ForeignKeyDeferredAttribute
 from django.db.models.manager import BaseManager
+from django.db.models.query_utils import DeferredAttribute
 from django.utils.text import capfirst
 from rest_framework import serializers
 from rest_framework.fields import SkipField
@@ -123,6 +128,10 @@ CONTEXT_FREE_FIELDS = frozenset(
 )
 
 
+#: The descriptors Django gives a concrete field's attribute; a project's own may change values on access.
+PLAIN_DESCRIPTORS = frozenset({DeferredAttribute, ForeignKeyDeferredAttribute})
+
+
 def output_ignores_context(field):
     """Whether *field* represents a row the same way whatever the call (request) is."""
     if type(field) not in CONTEXT_FREE_FIELDS or getattr(field.default, "requires_context", False):
@@ -149,10 +158,20 @@ class FieldPlan:
     CONTEXT_FREE_FIELDS class only read the field's configuration, so concurrent calls cannot interfere.
     """
 
-    def __init__(self, readable_fields):
+    def __init__(self, readable_fields, model=None):
         self.readable_fields = tuple(
             (field.field_name, field.get_attribute, field.to_representation) for field in readable_fields
         )
+        columns = [column_of(model, field) for field in readable_fields] if model is not None else [None]
+        if None in columns or not reads_plain_rows(model):
+            #: The model columns a row is read from instead of a model instance; None: instances are needed.
+            self.columns = None
+        else:
+            self.columns = tuple(column for column, _ in columns)
+            self.column_fields = tuple(
+                (field.field_name, field.to_representation, pk_only)
+                for field, (_, pk_only) in zip(readable_fields, columns, strict=True)
+            )
 
     @classmethod
     def compile(cls, serializer_class):
@@ -163,7 +182,7 @@ class FieldPlan:
         readable = [field for field in prototype.fields.values() if not field.write_only]
         if not all(output_ignores_context(field) for field in readable):
             return None
-        return cls(readable)
+        return cls(readable, serializer_class.Meta.model)
 
     def represent(self, instance):
         row = {}
@@ -180,6 +199,53 @@ class FieldPlan:
     def represent_many(self, rows):
         rows = rows.all() if isinstance(rows, BaseManager) else rows
         return [self.represent(row) for row in rows]
+
+    def represent_columns(self, rows):
+        """Represent rows read as `values_list(*self.columns)`: what `represent_many` gives for their instances.
+
+        A column holds what the instance's attribute would: DRF reads a concrete field through the
+        model's plain descriptor, and a primary-key relation as a pk-only stand-in built from its column.
+        """
+        fields = self.column_fields
+        return [
+            {
+                name: None if value is None else to_representation(PKOnlyObject(pk=value) if pk_only else value)
+                for (name, to_representation, pk_only), value in zip(fields, row, strict=True)
+            }
+            for row in rows
+        ]
+
+
+def reads_plain_rows(model):
+    """Whether *model*'s instances hold exactly what `values_list()` reads: nothing runs when one is made."""
+    return (
+        model.from_db.__func__ is Model.from_db.__func__
+        and model.__init__ is Model.__init__
+        and not signals.post_init.has_listeners(model)
+    )
+
+
+def column_of(model, field):
+    """(the model column *field* reads, whether DRF reads it as a pk-only relation) or None.
+
+    None when the field reads anything but one concrete column through the model's plain descriptor:
+    a dotted source, a method or property, a many-to-many, a relation represented by more than its
+    key, or a custom descriptor that could change the value on access.
+    """
+    if len(field.source_attrs) != 1:
+        return None
+    try:
+        model_field = model._meta.get_field(field.source_attrs[0])
+    except FieldDoesNotExist:
+        return None
+    if not model_field.concrete or model_field.many_to_many:
+        return None
+    pk_only = isinstance(field, serializers.PrimaryKeyRelatedField) and field.use_pk_only_optimization()
+    if model_field.is_relation != pk_only or (pk_only and field.pk_field is not None):
+        return None
+    if type(inspect.getattr_static(model, model_field.attname, None)) not in PLAIN_DESCRIPTORS:
+        return None
+    return model_field.attname, pk_only
 
 
 def field_plan_for(serializer_class):

@@ -283,3 +283,53 @@ def test_a_missing_relation_stays_none_when_its_pk_has_a_field(http_request):
     assert [plan.represent(ticket)["assignee"] for ticket in tickets] == [str(tickets[0].assignee_id), None]
     drf = ticket_serializer(tickets, many=True, context={"request": http_request}).data
     assert as_json(plan.represent_many(tickets)) == as_json(drf)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("current_timezone", ["UTC", "Asia/Tokyo"])
+def test_a_page_read_as_columns_is_exactly_what_drf_makes_of_its_instances(http_request, current_timezone):
+    """Search pages read the plan's columns (values_list), not model instances: the same output, byte for byte."""
+    demo_rows()
+    with timezone.override(current_timezone):
+        for model, exposure in site.registry.exposures.items():
+            assert field_plan_for(exposure.serializer_class).columns, model  # the column path is the one tested
+            queryset = model._default_manager.order_by("-pk")
+            page = list(exposure.page_rows(queryset)[:10])
+            assert page and all(type(row) is tuple for row in page)
+            assert as_json(exposure.serialize_page(http_request, page)) == as_json(
+                drf_output(exposure, http_request, list(queryset[:10]), many=True)
+            )
+
+
+def test_instances_are_read_when_a_column_may_not_hold_the_value(http_request):
+    """Anything but a concrete column read through Django's own descriptor keeps model instances."""
+
+    def columns(model, **admin_attrs):
+        return field_plan_for(unit_exposure(model, **admin_attrs).serializer_class).columns
+
+    assert columns(Order, mcp_fields=("id", "customer", "total")) == ("id", "customer_id", "total")
+    assert columns(User, mcp_fields=("id", "username", "groups")) is None  # many-to-many
+
+    class CustomerName(serializers.ModelSerializer):
+        name = serializers.CharField(source="customer.name", read_only=True)
+
+        class Meta:
+            model = Order
+            fields = ("id", "name")
+
+    generated = build_model_serializer(Order, ["id", "total"], base=serializers.ModelSerializer)
+    generated.field_plan = FieldPlan(list(CustomerName(context={}).fields.values()), Order)
+    assert generated.field_plan.columns is None  # a dotted source needs the related instance
+
+    received = []
+
+    def listener(**kwargs):
+        received.append(kwargs)
+
+    from django.db.models.signals import post_init
+
+    post_init.connect(listener, sender=Order)
+    try:
+        assert columns(Order, mcp_fields=("id", "total")) is None  # a post_init receiver sees every instance
+    finally:
+        post_init.disconnect(listener, sender=Order)
