@@ -77,6 +77,10 @@ PLAIN_PATHS = {"get_customer": "/bench/plain/get_customer", "tools_list": "/benc
 # The tools bench/views.py has a bare view for (at /bench/bare/<tool>); tools/list has none.
 BARE_TOOLS = ("get_customer", "search_customers")
 READ_OPERATIONS = tuple(name for name, (_, tool, _) in OPERATIONS.items() if tool in BARE_TOOLS)
+# The cases the throughput and latency targets hold for: a get by id and a 20-row page in id order, the same
+# work on both sides. The other searches are reported beside them: a text query without `ordering` is
+# ranked by relevance over every match, which the bare view does not do, and is bound by the database.
+TARGET_OPERATIONS = ("get_customer", "search_ana", "search_filters")
 OPERATION_TITLES = {
     "get_customer": "get_customer by id",
     "search_text": "search_customers, text query",
@@ -881,7 +885,7 @@ def evaluate_targets(results):
     main = results["config"]["size_label"]
     conns = results["config"]["connections"]
     reads = {
-        key: cell for key, cell in table.items() if key[0] == main and key[1] in READ_OPERATIONS and "bare" in cell
+        key: cell for key, cell in table.items() if key[0] == main and key[1] in TARGET_OPERATIONS and "bare" in cell
     }
     for variant, target in TARGET_RATIOS.items():
         ratios = [
@@ -899,7 +903,7 @@ def evaluate_targets(results):
             worst = min(ratios)
             checks.append(
                 {
-                    "target": f"{VARIANT_TITLES[variant]} >= {target}x bare view (get + search, {'/'.join(map(str, conns))} connections)",
+                    "target": f"{VARIANT_TITLES[variant]} >= {target}x bare view ({', '.join(TARGET_OPERATIONS)}; {'/'.join(map(str, conns))} connections)",
                     "measured": f"worst {worst[0]:.3f}x ({worst[1]}, {worst[2]} connections: {worst[3]:.1f} vs {worst[4]:.1f} req/s)",
                     "met": worst[0] >= target,
                 }
