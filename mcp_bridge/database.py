@@ -66,8 +66,8 @@ class _Budget:
         with self.lock:
             self.deadline = time.monotonic() + self.seconds
             self.stopped = False
-        if vendor == "postgresql":
-            watchdog.watch(self)
+            if vendor == "postgresql":
+                watchdog.watch(self)  # under the lock: the watchdog cannot let go of a running statement
         try:
             return execute(sql, params, many, context)
         except OperationalError as exc:
@@ -86,13 +86,14 @@ class _Budget:
             return 1
         return 0
 
-    def cancel_if_late(self, now):
-        """Watchdog: cancel the running statement if it is past its deadline; True once it is done with."""
+    def cancel_if_late(self, now, watched):
+        """Watchdog: cancel the running statement if it is past its deadline; stop watching between statements."""
         with self.lock:
-            if self.deadline is None or self.stopped:
-                return self.deadline is None
-            if now <= self.deadline:
-                return False
+            if self.deadline is None:
+                watched.discard(self)
+                return
+            if self.stopped or now <= self.deadline:
+                return
             self.stopped = True
             raw = self.connection.connection
             cancel = getattr(raw, "cancel_safe", None) or raw.cancel
@@ -102,7 +103,6 @@ class _Budget:
                 logger.warning(
                     "Could not cancel a database statement past its %g s budget", self.seconds, exc_info=True
                 )
-            return False
 
     def release(self):
         raw = self.sqlite_handler_on
@@ -131,8 +131,7 @@ class Watchdog:
             time.sleep(min(WATCHDOG_INTERVAL, min((b.seconds for b in list(self.watched)), default=1) / 4))
             now = time.monotonic()
             for budget in list(self.watched):
-                if budget.cancel_if_late(now):
-                    self.watched.discard(budget)
+                budget.cancel_if_late(now, self.watched)
 
     def after_fork(self):
         self.watched = set()
