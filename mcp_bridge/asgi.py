@@ -166,7 +166,10 @@ class McpAsgiApp:
             await self.service_unavailable(send, exc if isinstance(exc, ServiceUnavailable) else ServiceUnavailable())
             return
         if self.streaming is None:
-            raise RuntimeError("The MCP endpoint needs the ASGI lifespan: run the server with lifespan on.")
+            logger.error("MCP request before the ASGI lifespan started: run the server with lifespan on")
+            description = "The MCP endpoint is not running: the server was started without the ASGI lifespan."
+            await _json_response(send, 500, {"error": "server_error", "error_description": description})
+            return
         scope = dict(scope)
         scope["headers"] = raw_headers
         scope["path"] = self.path  # serve /mcp and /mcp/ alike, with no redirect

@@ -56,3 +56,22 @@ def test_database_failure_while_authenticating_is_503_with_retry_after(django_db
     log = (ROOT / "var" / f"uvicorn-{urlsplit(url).port}.log").read_text()
     assert "Could not check an MCP bearer token: a backing service failed" in log
     assert "unable to open database file" in log
+
+
+@pytest.mark.anyio
+async def test_without_the_lifespan_the_endpoint_says_so(api_keys):
+    """A server started without the ASGI lifespan has no session manager running: a clear 500, not a traceback."""
+    from django.core.asgi import get_asgi_application
+
+    from mcp_bridge.asgi import McpAsgiApp
+
+    app = McpAsgiApp(get_asgi_application())
+    transport = httpx2.ASGITransport(app=app)
+    async with httpx2.AsyncClient(transport=transport, base_url="http://127.0.0.1") as client:
+        response = await client.post(
+            "/mcp",
+            json=INITIALIZE,
+            headers={"Authorization": f"Bearer {api_keys['support_agent']}", "Accept": "application/json"},
+        )
+    assert response.status_code == 500
+    assert "started without the ASGI lifespan" in response.json()["error_description"]
