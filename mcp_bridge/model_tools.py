@@ -72,6 +72,8 @@ class ModelExposure:
         self.write_serializer_class = model_admin.mcp_serializer_class or build_model_serializer(
             model, self.write_fields
         )
+        #: How rows are represented without a serializer per call; None: DRF serializes them (serializers.FieldPlan).
+        self.field_plan = field_plan_for(self.serializer_class)
         self.item_schema = output_schema(self.serializer_class())
         self.pk_schema = pk_schema(model)
         self.filters, self.skipped_filters = build_filters(model, model_admin.list_filter)
@@ -81,7 +83,7 @@ class ModelExposure:
         return {"request": request, "admin_site": self.admin_site}
 
     def serialize(self, request, obj, many=False):
-        plan = field_plan_for(self.serializer_class)
+        plan = self.field_plan
         if plan is None:
             return self.serializer_class(obj, many=many, context=self.context(request)).data
         # The output does not depend on the request, so the plan needs no context (serializers.FieldPlan).
@@ -89,15 +91,17 @@ class ModelExposure:
 
     def page_rows(self, queryset):
         """What a page of *queryset* is read as: the columns the field plan represents, or model instances."""
-        plan = field_plan_for(self.serializer_class)
-        return queryset if plan is None or plan.columns is None else queryset.values_list(*plan.columns)
+        return queryset.values_list(*self.field_plan.columns) if self.reads_columns else queryset
 
     def serialize_page(self, request, rows):
         """Serialize rows read through `page_rows`."""
-        plan = field_plan_for(self.serializer_class)
-        if plan is None or plan.columns is None:
-            return self.serialize(request, rows, many=True)
-        return plan.represent_columns(rows)
+        return (
+            self.field_plan.represent_columns(rows) if self.reads_columns else self.serialize(request, rows, many=True)
+        )
+
+    @property
+    def reads_columns(self):
+        return self.field_plan is not None and self.field_plan.columns is not None
 
     def get_visible_object(self, request, object_id):
         """Return the object the caller may see, or raise a not-found ToolError (never leaking existence)."""

@@ -14,7 +14,7 @@ from .content import blocks, is_content, resource_contents
 from .context import InputRequired, MissingClientCapability
 from .exceptions import ServiceUnavailable, ToolError
 from .inputs import check_text
-from .tools import encode
+from .tools import json_text
 
 #: resources/read of an unknown (or hidden) URI in the handshake era; 2026-07-28 (SEP-2164) uses INVALID_PARAMS.
 RESOURCE_NOT_FOUND = -32002
@@ -148,7 +148,7 @@ def call_tool_result(result):
 def read_resource_result(uri, mime_type, data):
     """Return the ReadResourceResult of what a resource returned: str, bytes or JSON-able data."""
     if not isinstance(data, (str, bytes)):
-        data = encode(data)[0]
+        data = json_text(data)
     return types.ReadResourceResult(contents=[resource_contents(uri, mime_type, data)])
 
 

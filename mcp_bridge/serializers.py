@@ -158,15 +158,14 @@ class FieldPlan:
     CONTEXT_FREE_FIELDS class only read the field's configuration, so concurrent calls cannot interfere.
     """
 
-    def __init__(self, readable_fields, model=None):
+    def __init__(self, readable_fields, model):
         self.readable_fields = tuple(
             (field.field_name, field.get_attribute, field.to_representation) for field in readable_fields
         )
-        columns = [column_of(model, field) for field in readable_fields] if model is not None else [None]
-        if None in columns or not reads_plain_rows(model):
-            #: The model columns a row is read from instead of a model instance; None: instances are needed.
-            self.columns = None
-        else:
+        #: The model columns a row is read from instead of a model instance; None: instances are needed.
+        self.columns = None
+        columns = [column_of(model, field) for field in readable_fields]
+        if None not in columns and reads_plain_rows(model):
             self.columns = tuple(column for column, _ in columns)
             self.column_fields = tuple(
                 (field.field_name, field.to_representation, pk_only)

@@ -46,7 +46,7 @@ class ToolResult:
 
     def text(self):
         if self._text is None:
-            self._text = self.data if isinstance(self.data, str) else encode(self.data)[0]
+            self._text = self.data if isinstance(self.data, str) else json_text(self.data)
         return self._text
 
 
@@ -153,7 +153,10 @@ class McpTool:
                     data = self.run(request, arguments)
             text = None
             if not is_content(data) and not isinstance(data, str):
-                text, data = encode(data)
+                # One encoding serves the text content and, decoded, the structured content: both then
+                # say the same, whatever the data held (Decimals, datetimes, non-string keys).
+                text = json_text(data)
+                data = json.loads(text)
             return ToolResult(data, messages=request.messages_text(), text=text)
         except (InputRequired, MissingClientCapability):
             raise  # protocol outcomes, answered by the server layer (nothing was committed)
@@ -373,26 +376,12 @@ def normalize_integers(arguments, schema):
     return result
 
 
-class _NotingEncoder(JSONEncoder):
-    """DRF's JSON encoder, noting whether any value had to be converted."""
+def json_text(data):
+    """*data* as compact JSON text, with DRF's encoder (Decimal, datetime, UUID, lazy strings).
 
-    converted = False
-
-    def default(self, obj):
-        self.converted = True
-        return super().default(obj)
-
-
-def encode(data):
-    """Return (*data* as JSON text, *data* as plain JSON types), encoding it once.
-
-    The text is decoded again only if a value had to be converted (Decimal, datetime, UUID, a lazy
-    string): a generated tool's rows are plain JSON types already, and serve as they are.
+    Compact: a tool's text content goes into a model's context, where every space is a token.
     """
-    # Compact: the text copy goes into a model's context, where every space is a token.
-    encoder = _NotingEncoder(ensure_ascii=False, separators=(",", ":"))
-    text = encoder.encode(data)
-    return text, (json.loads(text) if encoder.converted else data)
+    return json.dumps(data, cls=JSONEncoder, ensure_ascii=False, separators=(",", ":"))
 
 
 def format_validation_error(exc):

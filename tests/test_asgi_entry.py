@@ -8,6 +8,8 @@ from urllib.parse import urlsplit
 import httpx2
 import pytest
 
+from mcp_bridge.sites import McpSite
+
 from .servers import ROOT, uvicorn_server
 
 INITIALIZE = {
@@ -75,3 +77,46 @@ async def test_without_the_lifespan_the_endpoint_says_so(api_keys):
         )
     assert response.status_code == 500
     assert "started without the ASGI lifespan" in response.json()["error_description"]
+
+
+#: A site of its own with one custom tool that may report progress and one that may not.
+response_mode_site = McpSite(name="response-mode-tests")
+
+
+@response_mode_site.tool(name="long_export", description="Reports progress while it runs (tests only).", context=True)
+def long_export(request, data, call):
+    return {"done": True}
+
+
+@response_mode_site.tool(name="quick_lookup", description="Answers at once (tests only).", read_only=True)
+def quick_lookup(request, data):
+    return {"done": True}
+
+
+@pytest.mark.parametrize(
+    ("version", "method", "name", "manager"),
+    [
+        ("2026-07-28", "tools/call", "quick_lookup", "plain"),
+        ("2026-07-28", "tools/call", "get_customer", "plain"),  # a generated tool
+        ("2026-07-28", "tools/call", "long_export", "streaming"),  # context=True: may send progress
+        ("2026-07-28", "tools/call", "no_such_tool", "streaming"),  # the SDK answers it as it does any
+        ("2026-07-28", "tools/call", None, "streaming"),
+        ("2026-07-28", "tools/list", None, "plain"),
+        ("2026-07-28", "resources/read", None, "plain"),
+        ("2026-07-28", "prompts/get", "customer_health_review", "streaming"),  # a prompt may log
+        ("2026-07-28", None, None, "streaming"),
+        ("2025-11-25", "tools/call", "quick_lookup", "streaming"),  # sessions live in one manager
+        (None, "tools/list", None, "streaming"),
+    ],
+)
+def test_only_requests_that_cannot_notify_are_answered_as_plain_json(version, method, name, manager):
+    from django.core.asgi import get_asgi_application
+
+    from mcp_bridge.asgi import McpAsgiApp
+
+    app = McpAsgiApp(get_asgi_application(), site=response_mode_site)
+    app.streaming, app.plain = app.build_session_managers()
+    assert app.streaming is not app.plain
+    headers = {"mcp-protocol-version": version, "mcp-method": method, "mcp-name": name}
+    chosen = app.session_manager_for({key: value for key, value in headers.items() if value is not None})
+    assert chosen is getattr(app, manager)
