@@ -1,4 +1,8 @@
-"""Celery application for the demo project (background jobs live in the `tasks` app)."""
+"""Celery application for the demo project (background jobs live in the `tasks` app).
+
+`celery -A config worker` loads it; settings come from the CELERY_* names in config.settings, and each
+installed app's `tasks` module is imported (mcp_bridge.tasks holds the report jobs and their sweep).
+"""
 
 import os
 

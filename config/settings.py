@@ -167,22 +167,56 @@ STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "static"
 
 # Celery: a broker that needs no server by default; Redis or RabbitMQ via CELERY_BROKER_URL.
-CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "filesystem://")
+CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL") or "filesystem://"
 if CELERY_BROKER_URL.startswith("filesystem://"):
-    _queue_dir = VAR_DIR / "celery-queue"
-    _queue_dir.mkdir(parents=True, exist_ok=True)
+    from tasks import transport as embedded_broker
+
+    if CELERY_BROKER_URL == "filesystem://":
+        CELERY_BROKER_URL = "filesystem://localhost/"  # a host name spares kombu's warning on each connection
+
+    # kombu's filesystem transport, with messages renamed into place whole (see tasks.transport).
+    # Local disk and one host only, and a worker killed hard loses the task it was running.
+    CELERY_BROKER_TRANSPORT = embedded_broker.TRANSPORT
+    CELERY_BROKER_TRANSPORT_OPTIONS = embedded_broker.transport_options(VAR_DIR / "celery-broker")
+elif CELERY_BROKER_URL.startswith(("redis://", "rediss://", "sentinel://")):
     CELERY_BROKER_TRANSPORT_OPTIONS = {
-        "data_folder_in": str(_queue_dir),
-        "data_folder_out": str(_queue_dir),
-        "polling_interval": 0.1,
-        "store_processed": False,
+        # A task not acknowledged this long after delivery is delivered again: it must exceed the
+        # longest report (MCP_BRIDGE['JOB_TIME_LIMIT']) and any countdown, or tasks run twice.
+        "visibility_timeout": int(os.environ.get("CELERY_VISIBILITY_TIMEOUT", 3600)),
+        # Look for the messages of vanished workers every ~10 s, not kombu's ~100 s.
+        "unacked_restore_interval": 10,
+        "unacked_restore_throttle": 1,
+        # A publish to a broker that is down or hung fails in seconds instead of waiting forever (the
+        # read timeout must exceed the 1 s a worker's BRPOP waits).
+        "socket_connect_timeout": 2,
+        "socket_timeout": 3,
     }
+CELERY_BROKER_CONNECTION_TIMEOUT = 2
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# A publish to a broker that is down gives up after three quick attempts (~0.2 s when the connection
+# is refused; a hung Redis costs its socket_timeout), so the request that sent it can answer.
+CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.5}
 CELERY_RESULT_BACKEND = "django-db"
 CELERY_RESULT_EXTENDED = True
+# At-least-once: a task is acknowledged when it ends, and one whose pool process died is queued again.
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_TRACK_STARTED = True
+# A worker that loses the broker stops its running tasks: the broker delivers them again anyway.
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
+# Reports run on their own queue (MCP_BRIDGE['JOB_QUEUE']), so a long report never delays short tasks.
+CELERY_TASK_DEFAULT_QUEUE = "celery"
+CELERY_TASK_ROUTES = {"mcp_bridge.run_job": {"queue": "mcp_reports"}}
+# `celery beat` (the default PersistentScheduler) sends these; its schedule file lives under VAR_DIR.
+CELERY_BEAT_SCHEDULE = {
+    # Deletes expired jobs and queues again the jobs whose worker vanished.
+    "mcp-bridge-sweep-jobs": {
+        "task": "mcp_bridge.sweep_jobs",
+        "schedule": float(os.environ.get("JOB_SWEEP_INTERVAL", 60)),
+    },
+}
+CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 
 MCP_BRIDGE = {
     "SERVER_NAME": "mcp-bridge-demo",
@@ -196,6 +230,8 @@ MCP_BRIDGE = {
     # One long-lived server process per worker: its start-up objects are frozen out of the garbage
     # collector's full collections (see mcp_bridge's FREEZE_GC_AT_STARTUP).
     "FREEZE_GC_AT_STARTUP": True,
+    # Reports run on Celery workers; their jobs are rows of tasks.Job.
+    "JOB_MODEL": "tasks.Job",
 }
 
 LOGGING = {

@@ -2,12 +2,22 @@
 
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
+from django.utils import timezone
 
 import mcp_bridge
 from mcp_bridge import McpAdminMixin, ToolError
 
 from .models import LARGE_REFUND_THRESHOLD, Customer, Order, Refund, SupportTicket
-from .serializers import RefundInput, RefundOutput, TicketStatusInput, TicketStatusOutput
+from .reports import HIGH_RISK, MEDIUM_RISK, churn_risk, months_between, revenue_by_country_month, revenue_csv
+from .serializers import (
+    MAX_REPORT_MONTHS,
+    ChurnRiskReportInput,
+    RefundInput,
+    RefundOutput,
+    RevenueReportInput,
+    TicketStatusInput,
+    TicketStatusOutput,
+)
 
 
 class HideInternalCustomersMixin:
@@ -57,6 +67,58 @@ class CustomerAdmin(HideInternalCustomersMixin, McpAdminMixin, admin.ModelAdmin)
             "4. Summarise in five bullet points, rate churn risk as low, medium or high with the reason, and propose "
             "at most three next steps. Do not change any data."
         )
+
+    @mcp_bridge.report(
+        description=(
+            "Revenue per customer country and calendar month (UTC) over a range of months: orders placed, revenue "
+            "(paid, shipped and later refunded orders), refunds and net revenue, in EUR. Use it for sales trends or "
+            "a country comparison; use search_orders for individual orders. Starts a background job and returns "
+            "its job_id at once: poll get_job_status until it is completed. The result has `rows` (month, country, "
+            "orders, revenue, refunds, net; amounts as decimal strings), `totals` and `months`, and a revenue.csv "
+            f"file. At most {MAX_REPORT_MONTHS} months per report; refunds count in the month of the order refunded."
+        ),
+        input_serializer=RevenueReportInput,
+        permissions=("view", "customers.view_order"),
+        soft_time_limit=120,
+        time_limit=150,
+    )
+    def revenue_report(self, request, data, job):
+        orders = self.admin_site.get_model_admin(Order).get_queryset(request)
+        start, end = data["start_month"], data["end_month"]
+        rows, totals = revenue_by_country_month(orders, start, end, progress=job.progress)
+        job.attach("revenue.csv", revenue_csv(rows), "text/csv")
+        return {"rows": rows, "totals": totals, "months": months_between(start, end)}
+
+    @mcp_bridge.report(
+        description=(
+            "Score every customer you can see for churn risk, 0 (healthy) to 100, from days since their last order "
+            "(or since sign-up without orders), how often they order, the share of their spend refunded and their "
+            "open or pending tickets; each score comes with its reasons in words. Use it to find customers to "
+            "contact before they leave; then use the customer_health_review prompt on one of them. Starts a "
+            "background job (a few seconds for 100,000 customers) and returns its job_id at once: poll "
+            "get_job_status until it is completed. The result has `top` (the riskiest customers, highest score "
+            f"first, at most 500), `bands` (how many customers score low, below {MEDIUM_RISK}; medium, {MEDIUM_RISK}-"
+            f"{HIGH_RISK - 1}; high, {HIGH_RISK} and above) and `scored` (how many were scored), and a churn_risk.csv "
+            "file with every customer at or above min_score."
+        ),
+        input_serializer=ChurnRiskReportInput,
+        permissions=("view", "customers.view_order", "customers.view_supportticket"),
+        soft_time_limit=120,
+        time_limit=150,
+    )
+    def churn_risk_report(self, request, data, job):
+        customers = self.get_queryset(request)
+        orders = self.admin_site.get_model_admin(Order).get_queryset(request)
+        tickets = self.admin_site.get_model_admin(SupportTicket).get_queryset(request)
+        if data.get("country"):
+            customers = customers.filter(country=data["country"])
+            orders = orders.filter(customer__country=data["country"])
+            tickets = tickets.filter(customer__country=data["country"])
+        top, csv_text, bands = churn_risk(
+            customers, orders, tickets, timezone.now(), data["top"], progress=job.progress, min_score=data["min_score"]
+        )
+        job.attach("churn_risk.csv", csv_text, "text/csv")
+        return {"top": top, "bands": bands, "scored": sum(bands.values())}
 
 
 @admin.register(Order)

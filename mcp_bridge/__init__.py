@@ -2,7 +2,7 @@
 
 __version__ = "0.1.0"
 
-__all__ = ["McpAdminMixin", "McpSite", "ToolError", "action", "prompt", "site", "tool", "__version__"]
+__all__ = ["McpAdminMixin", "McpSite", "ToolError", "action", "prompt", "report", "site", "tool", "__version__"]
 
 
 def __getattr__(name):
@@ -11,7 +11,7 @@ def __getattr__(name):
         from .options import McpAdminMixin
 
         return McpAdminMixin
-    if name in {"tool", "prompt", "action"}:
+    if name in {"tool", "prompt", "action", "report"}:
         from . import decorators
 
         return getattr(decorators, name)

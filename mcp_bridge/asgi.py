@@ -39,6 +39,9 @@ NEVER_NOTIFY = frozenset(
         "resources/read",
         "prompts/list",
         "completion/complete",
+        "tasks/get",
+        "tasks/update",
+        "tasks/cancel",
     }
 )
 

@@ -27,6 +27,11 @@ Tools, prompts and resources
   E107  A tool's admin-style permission has no has_<name>_permission() method on its ModelAdmin.
   E108  A tool that belongs to no ModelAdmin has an admin-style permission.
   E109  A tool's 'app_label.codename' permission names an app label that is not installed.
+Reports (the block before the throttles)
+  E120  Reports are declared but MCP_BRIDGE['JOB_MODEL'] names no installed AbstractJob subclass.
+  E121  A report's options cannot work (time limits, result_ttl, queue, task_support, prepare).
+  E122  Reports are declared but Celery cannot be imported.
+  W014  Reports are declared but mcp_bridge.urls is not included: jobs get no status URL.
 Warnings
   W001  A list_filter entry is not a model field path, so search tools cannot offer it.
   W002  'search' is exposed without search_fields or list_filter.
@@ -39,7 +44,7 @@ Warnings
   W011  A database connection pool is smaller than MAX_CONCURRENT_REQUESTS (registered in capacity.py).
   W012  AUTHENTICATION_BACKENDS has ModelBackend but no McpModelBackend: each call loads permissions again.
 Throttles (the block at the end)
-  E012  A MCP_BRIDGE['THROTTLE_RATES'] rate is not '<calls>/<period>'.
+  E012  A MCP_BRIDGE['THROTTLE_RATES'] rate (or REPORT_THROTTLE_RATE) is not '<calls>/<period>'.
   E013  A THROTTLE_CLASSES entry or a tool's throttle_classes entry is not a BaseThrottle subclass.
   W013  A THROTTLE_RATES scope that no throttle reads, for any tool (a misspelt scope limits nothing).
 """
@@ -323,6 +328,43 @@ def check_cache(app_configs=None, **kwargs):
     return []
 
 
+# -- Reports (E122, W014; E120 and E121 are raised while the registry is built) ---------------------
+
+
+@checks.register("mcp_bridge")
+def check_reports(app_configs=None, **kwargs):
+    """E122, W014: reports that could never run, or whose jobs nobody could poll by URL."""
+    from .reports import ReportTool
+
+    registry = _built_registry()
+    reports = [tool for tool in registry.tools.values() if isinstance(tool, ReportTool)] if registry else []
+    if not reports:
+        return []
+    messages = []
+    try:
+        import celery  # noqa: F401
+    except ImportError:
+        messages.append(
+            checks.Error(
+                f"Report {reports[0].name!r} runs on Celery workers, but Celery cannot be imported.",
+                hint="pip install 'django-mcp-bridge[celery]' and configure a Celery app (see docs/reports.md).",
+                obj=registry.tool_owners[reports[0].name],
+                id="mcp_bridge.E122",
+            )
+        )
+    from .jobs import job_path
+
+    if job_path("x") is None and not mcp_settings.JOB_STATUS_ORIGIN:
+        messages.append(
+            checks.Warning(
+                "Reports are declared, but mcp_bridge.urls is not included in ROOT_URLCONF: jobs get no status URL.",
+                hint="Add path('mcp/', include('mcp_bridge.urls')) to the project's urlpatterns (GET /mcp/jobs/<id>).",
+                id="mcp_bridge.W014",
+            )
+        )
+    return messages
+
+
 # -- Throttles (E012, E013, W013) -----------------------------------------------------------------
 #   E012  A MCP_BRIDGE['THROTTLE_RATES'] rate is not '<calls>/<period>'.
 #   E013  A THROTTLE_CLASSES entry or a tool's throttle_classes entry is not a BaseThrottle subclass.
@@ -336,6 +378,9 @@ def check_throttles(app_configs=None, **kwargs):
 
     configured = getattr(settings, "MCP_BRIDGE", {})
     messages = check_throttle_rates(configured.get("THROTTLE_RATES", DEFAULTS["THROTTLE_RATES"]))
+    messages += check_throttle_rates(
+        {"REPORT_THROTTLE_RATE": configured.get("REPORT_THROTTLE_RATE", DEFAULTS["REPORT_THROTTLE_RATE"])}
+    )
     setting = configured.get("THROTTLE_CLASSES", DEFAULTS["THROTTLE_CLASSES"])
     default_classes, errors = throttle_classes_of(setting, "MCP_BRIDGE['THROTTLE_CLASSES']{index}", obj=None)
     messages += errors

@@ -65,6 +65,37 @@ DEFAULTS = {
     # keeps it only if an OpenTelemetry tracer provider is installed when the server is built (with
     # none, the spans go nowhere and their cost buys nothing).
     "OPENTELEMETRY_SPANS": None,
+    # -- reports (tools that run on a Celery worker; see mcp_bridge.reports) --------------------------
+    # The model jobs are stored in, "app_label.ModelName": a subclass of mcp_bridge.models.AbstractJob.
+    # Reports cannot be declared without one (check mcp_bridge.E120).
+    "JOB_MODEL": None,
+    # The Celery queue report jobs run on (a report's `queue=` overrides it): keep reports off the
+    # queue of light background work, and give them their own workers.
+    "JOB_QUEUE": "mcp_reports",
+    # Seconds a report may run: past the soft limit it is stopped with a message saying what to narrow,
+    # past the hard limit its worker process is killed. A report's own options override them.
+    "JOB_SOFT_TIME_LIMIT": 300,
+    "JOB_TIME_LIMIT": 330,
+    # Seconds a job and its result are kept after it was created; the sweep deletes it after that.
+    "JOB_RESULT_TTL": 86400,
+    # The poll interval suggested to clients, in seconds.
+    "JOB_POLL_INTERVAL": 2,
+    # A result whose JSON text is longer than this many characters is not put inline in a status
+    # answer: it is a link (a resource URI and a URL) to read it from.
+    "JOB_INLINE_RESULT_CHARS": 20_000,
+    # Seconds beyond its hard time limit that a running job may stay silent before the sweep decides
+    # its worker was lost and queues it again (at most JOB_MAX_ATTEMPTS runs in all).
+    "JOB_LOST_AFTER": 60,
+    "JOB_MAX_ATTEMPTS": 3,
+    # A handshake-era (2025) client that asks for progress on a report call keeps the call open up to
+    # this many seconds, getting the job's progress as notifications and, if it ends by then, its
+    # result; then the call answers with the job to poll. 0: every report call answers at once.
+    "JOB_PROGRESS_WAIT": 30,
+    # The rate of a report's calls per caller when THROTTLE_RATES names none for its scope.
+    "REPORT_THROTTLE_RATE": "5/hour",
+    # The status URL's origin ("https://mcp.example.com"); None: the origin of the HTTP request that
+    # started the job (stdio callers then get no URL, only the job tools and resources).
+    "JOB_STATUS_ORIGIN": None,
 }
 
 IMPORT_STRINGS = {"AUTHENTICATION_CLASSES", "ADMIN_SITES", "THROTTLE_CLASSES"}

@@ -42,10 +42,18 @@ class InputRequired(Exception):
 
 
 class MissingClientCapability(Exception):
-    """The client did not declare a capability the tool needs (JSON-RPC -32021 on 2026-07-28)."""
+    """The client did not declare a capability the tool needs (JSON-RPC -32021 on 2026-07-28).
+
+    *capability* is a client capability's name ('elicitation') or the requiredCapabilities object
+    itself ({"extensions": {"io.modelcontextprotocol/tasks": {}}}).
+    """
 
     def __init__(self, capability):
-        super().__init__(f"This tool needs the client capability {capability!r}, which the client did not declare.")
+        self.required = capability if isinstance(capability, dict) else {capability: {}}
+        names = ", ".join(
+            repr(name) for key, value in self.required.items() for name in (value if key == "extensions" else [key])
+        )
+        super().__init__(f"This tool needs the client capability {names}, which the client did not declare.")
         self.capability = capability
 
 
@@ -66,8 +74,10 @@ def roots_request():
 
 
 class CallContext:
-    def __init__(self, ctx, *, min_log_level="debug", input_responses=None, request_state=None):
+    def __init__(self, ctx, *, min_log_level="debug", input_responses=None, request_state=None, meta=None):
         self._ctx = ctx
+        #: True if the client asked for progress notifications on this request (a progress token).
+        self.wants_progress = (meta or {}).get("progress_token") is not None
         self._min_log_level = min_log_level
         self.modern = (ctx.protocol_version or "") >= "2026-07-28"
         #: Answers the client sent with this retry, by the keys the tool asked with.
@@ -80,6 +90,16 @@ class CallContext:
         """True if the client declared *capability* ('elicitation', 'sampling', 'roots')."""
         capabilities = self._ctx.session.client_capabilities
         return capabilities is not None and getattr(capabilities, capability, None) is not None
+
+    def accepts_extension(self, identifier):
+        """True if this request's client declared the extension *identifier* (2026-07-28 only).
+
+        Declared per request, in its `_meta`; handshake-era clients have no extensions to declare.
+        """
+        if not self.modern:
+            return False
+        capabilities = self._ctx.session.client_capabilities
+        return capabilities is not None and identifier in (capabilities.extensions or {})
 
     def ask(self, requests, state=None):
         """Return the client's answers to *requests* ({key: ElicitRequest | CreateMessageRequest | ...}).

@@ -65,6 +65,63 @@ def tool(
     )
 
 
+def report(
+    function=None,
+    *,
+    name=None,
+    description=None,
+    input_serializer=None,
+    input_schema=None,
+    permissions=(),
+    title=None,
+    soft_time_limit=None,
+    time_limit=None,
+    result_ttl=None,
+    queue=None,
+    task_support="optional",
+    prepare=None,
+    throttle_scope=None,
+    throttle_classes=None,
+):
+    """Mark a ModelAdmin method `(self, request, data, job)` as a report: an MCP tool run on a Celery worker.
+
+    The call validates *data* with `input_serializer` (or `input_schema`), stores a job and answers at
+    once with its id, a status URL and what to call next (an MCP task for clients of the tasks
+    extension). The method then runs in a worker as the calling user (`self.get_queryset(request)`
+    scopes rows as the search tools do) and returns the result; `job` is a `mcp_bridge.jobs.JobContext`
+    (progress, check_cancelled, attach a CSV, ask the client).
+
+    `permissions` work as for @tool and are checked again when the job starts. Limits, in seconds
+    (defaults: MCP_BRIDGE['JOB_SOFT_TIME_LIMIT'], ['JOB_TIME_LIMIT'], ['JOB_RESULT_TTL']): past
+    `soft_time_limit` the report is stopped with a message saying what to narrow, past `time_limit` its
+    process is killed; the job and its result are kept `result_ttl` seconds. `queue` is the Celery
+    queue (default MCP_BRIDGE['JOB_QUEUE']). Calls are limited per caller to
+    MCP_BRIDGE['REPORT_THROTTLE_RATE'] (5/hour) unless THROTTLE_RATES names a rate for its scope.
+    `task_support="required"` refuses clients without the MCP tasks extension; `prepare(request,
+    data, context)` runs before the job is stored and may ask the client (context.elicit).
+    """
+    return annotate(
+        function,
+        "mcp_report",
+        {
+            "name": name,
+            "description": description,
+            "input_serializer": input_serializer,
+            "input_schema": input_schema,
+            "permissions": tuple(permissions),
+            "title": title,
+            "soft_time_limit": soft_time_limit,
+            "time_limit": time_limit,
+            "result_ttl": result_ttl,
+            "queue": queue,
+            "task_support": task_support,
+            "prepare": prepare,
+            "throttle_scope": throttle_scope,
+            "throttle_classes": throttle_classes,
+        },
+    )
+
+
 def prompt(
     function=None,
     *,

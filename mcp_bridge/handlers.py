@@ -33,6 +33,7 @@ from .results import (
     tool_error_result,
 )
 from .search import check_search_terms
+from .task_extension import create_task_result
 from .tools import ToolResult
 from .unit_of_work import run_unit
 
@@ -150,6 +151,7 @@ class McpHandlers:
             min_log_level=self._log_levels.get(connection_key(ctx), "debug"),
             input_responses=params.input_responses,
             request_state=params.request_state,
+            meta=params.meta,
         )
         registered = self.site.registry.tools.get(name)
         throttles = throttling.get_throttles(registered)
@@ -186,6 +188,8 @@ class McpHandlers:
                 "duration_ms": duration_ms,
             },
         )
+        if result.task is not None:
+            return create_task_result(result.task)  # a report's job, for a client of the MCP tasks extension
         return call_tool_result(result)
 
     # -- resources -----------------------------------------------------------------------------

@@ -141,3 +141,81 @@ class AccessGeneration(models.Model):
 
     def __str__(self):
         return self.value
+
+
+def new_job_id():
+    """A job's id: also the bearer handle of its MCP task, so unguessable (256 bits, URL-safe)."""
+    return secrets.token_urlsafe(32)
+
+
+class JobStatus(models.TextChoices):
+    QUEUED = "queued", _("Queued")
+    RUNNING = "running", _("Running")
+    INPUT_REQUIRED = "input_required", _("Waiting for input")
+    COMPLETED = "completed", _("Completed")
+    FAILED = "failed", _("Failed")
+    CANCELLED = "cancelled", _("Cancelled")
+
+
+class AbstractJob(models.Model):
+    """One run of a report tool on a Celery worker: who asked, with what, how far it got, and its outcome.
+
+    Concrete in the project (the demo's `tasks.Job`), named by MCP_BRIDGE['JOB_MODEL'], as
+    AUTH_USER_MODEL names the user model. Every change of status is a conditional update (see
+    mcp_bridge.jobs): a finished, failed or cancelled job never changes again, whatever a late worker does.
+    """
+
+    Status = JobStatus
+    ACTIVE = (JobStatus.QUEUED, JobStatus.RUNNING, JobStatus.INPUT_REQUIRED)
+    FINISHED = (JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELLED)
+
+    id = models.CharField(_("id"), primary_key=True, max_length=64, default=new_job_id, editable=False)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+", verbose_name=_("owner")
+    )
+    credential = models.CharField(
+        _("credential"), max_length=200, blank=True, help_text=_("The credential the report was called with.")
+    )
+    tool = models.CharField(_("tool"), max_length=128, db_index=True)
+    arguments = models.JSONField(_("arguments"), default=dict, blank=True)
+    status = models.CharField(
+        _("status"), max_length=16, choices=JobStatus.choices, default=JobStatus.QUEUED, db_index=True
+    )
+    progress_done = models.FloatField(_("progress"), null=True, blank=True)
+    progress_total = models.FloatField(_("progress total"), null=True, blank=True)
+    message = models.TextField(_("message"), blank=True)
+    #: The report's return value (JSON) once completed.
+    result = models.JSONField(_("result"), null=True, blank=True)
+    #: Files the report attached: {name: {"mime_type": ..., "text": ...}}.
+    files = models.JSONField(_("files"), default=dict, blank=True)
+    #: Why it failed: {"message": ...} for an error the agent can act on; with a JSON-RPC "code" for a
+    #: protocol error (an MCP task's `failed` status).
+    error = models.JSONField(_("error"), null=True, blank=True)
+    #: Questions for the client still unanswered, and the answers given ({key: request}, {key: answer}).
+    input_requests = models.JSONField(_("input requests"), default=dict, blank=True)
+    input_responses = models.JSONField(_("input responses"), default=dict, blank=True)
+    #: Created for a client of the MCP tasks extension (polled with tasks/get) rather than by status URL.
+    is_task = models.BooleanField(_("MCP task"), default=False)
+    created_at = models.DateTimeField(_("created"), default=timezone.now, db_index=True)
+    updated_at = models.DateTimeField(_("updated"), default=timezone.now)
+    started_at = models.DateTimeField(_("started"), null=True, blank=True)
+    finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
+    #: Last sign of life from the worker running it (start, progress); a job silent for longer than its
+    #: time limit has lost its worker and is queued again by the sweep.
+    heartbeat_at = models.DateTimeField(_("heartbeat"), null=True, blank=True)
+    expires_at = models.DateTimeField(_("expires"), db_index=True)
+    celery_id = models.CharField(_("Celery task id"), max_length=64, blank=True)
+    attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
+
+    class Meta:
+        abstract = True
+        verbose_name = _("MCP job")
+        verbose_name_plural = _("MCP jobs")
+        ordering = ["-created_at"]
+
+    def __str__(self):
+        return f"{self.tool} ({self.get_status_display()})"
+
+    @property
+    def is_finished(self):
+        return self.status in self.FINISHED

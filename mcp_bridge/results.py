@@ -74,7 +74,7 @@ def asks_client(handler):
             raise MCPError(
                 code=types.MISSING_REQUIRED_CLIENT_CAPABILITY,
                 message=str(missing),
-                data={"requiredCapabilities": {missing.capability: {}}},
+                data={"requiredCapabilities": missing.required},
             ) from None
 
     return wrapper

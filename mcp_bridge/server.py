@@ -18,6 +18,7 @@ from .request_state import request_state_boundary
 from .results import report_busy
 from .sites import McpSite
 from .sites import site as default_site
+from .task_extension import TasksExtension
 
 __all__ = ["McpBridgeServer", "current_principal", "get_server"]
 
@@ -54,6 +55,8 @@ class McpBridgeServer:
         # retryable error, never an internal one.
         self.server.middleware.append(request_state_boundary(mcp_settings.SERVER_NAME))
         self.server.middleware.append(report_busy)
+        # The MCP tasks extension: report jobs as tasks for the 2026-07-28 clients that declare it.
+        TasksExtension(handlers).install(self.server)
         # Innermost: repeated tools/list answers reuse the result the pipeline made (see keep_tool_lists).
         self.server.middleware.append(handlers.keep_tool_lists)
         # Logging is deprecated in 2026-07-28 but handshake-era clients still set a level.

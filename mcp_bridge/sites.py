@@ -17,6 +17,7 @@ from .model_tools import GENERATED_TOOLS, ActionTool, ModelExposure
 from .options import OPERATIONS
 from .process_cache import ProcessCache
 from .prompts import McpPrompt
+from .reports import ReportTool, add_job_surface
 from .resources import (
     CustomResource,
     CustomResourceTemplate,
@@ -134,6 +135,10 @@ class McpSite:
         throttle_scope and throttle_classes included)."""
         return self._register(self._tools, SerializerTool, function, **options)
 
+    def report(self, function=None, **options):
+        """Register a function `(request, data, job)` as a report run on a Celery worker (see decorators.report)."""
+        return self._register(self._tools, ReportTool, function, **options)
+
     def prompt(self, function=None, **options):
         """Register a function `(request, **arguments)` as a prompt (see decorators.prompt)."""
         return self._register(self._prompts, McpPrompt, function, **options)
@@ -192,6 +197,13 @@ class McpSite:
                         SerializerTool(getattr(model_admin, attribute), model_admin=model_admin, **options), admin_class
                     )
                     registry.annotated_functions.add(member)
+                report_options = getattr(member, "mcp_report", None)
+                if report_options is not None:
+                    registry.add_tool(
+                        ReportTool(getattr(model_admin, attribute), model_admin=model_admin, **report_options),
+                        admin_class,
+                    )
+                    registry.annotated_functions.add(member)
                 prompt_options = getattr(member, "mcp_prompt", None)
                 if prompt_options is not None:
                     registry.add_prompt(McpPrompt(getattr(model_admin, attribute), **prompt_options), admin_class)
@@ -200,6 +212,7 @@ class McpSite:
                 registry.resource_templates.append(ModelResourceTemplate(exposure, generated["get"]))
         for tool in self._tools:
             registry.add_tool(tool, tool.func)
+        add_job_surface(registry)  # get_job_status, cancel_job and jobs://, if there are reports
         # Related resources last: they need the child models' search tools.
         for model_admin, exposure in exposed:
             for relation in model_admin.mcp_related_resources:

@@ -212,8 +212,9 @@ class CredentialRateThrottle(SimpleRateThrottle):
 class ToolRateThrottle(SimpleRateThrottle):
     """Limit one credential's calls of a tool: scope `tool.throttle_scope`, by default the tool's name.
 
-    Tools that share a throttle_scope share one budget. A call of an unknown name, or of a tool whose
-    scope has no rate, is not limited by this throttle.
+    Tools that share a throttle_scope share one budget. The rate is THROTTLE_RATES[scope], else the
+    tool's own `default_throttle_rate` (reports: MCP_BRIDGE['REPORT_THROTTLE_RATE']). A call of an
+    unknown name, or of a tool whose scope has neither, is not limited by this throttle.
     """
 
     def __init__(self):
@@ -229,7 +230,8 @@ class ToolRateThrottle(SimpleRateThrottle):
         if not scopes:
             return None
         self.scope = scopes[0]
-        self.rate = self.get_rate()
+        rate = self.get_rate()
+        self.rate = rate if rate is not None else tool.default_throttle_rate
         self.num_requests, self.duration = self.parse_rate(self.rate)
         return super().get_counter(request, tool)
 

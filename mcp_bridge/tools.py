@@ -43,6 +43,8 @@ class ToolResult:
         self.is_error = is_error
         self.messages = list(messages)
         self._text = text
+        #: The job a report started, when the client takes it as an MCP task (see reports.ReportTool).
+        self.task = None
 
     def text(self):
         if self._text is None:
@@ -58,7 +60,7 @@ class McpTool:
     """
 
     name = ""
-    title = None
+    title: str | None = None
     description = ""
     input_schema = {"type": "object", "properties": {}, "additionalProperties": False}
     output_schema = None
@@ -66,11 +68,13 @@ class McpTool:
     destructive = True
     idempotent = False
     kind = "custom"
-    required_permissions = ()  # human-readable, for docs and the inspect command
+    required_permissions: tuple[str, ...] = ()  # human-readable, for docs and the inspect command
     #: Throttle classes for this tool (None: MCP_BRIDGE['THROTTLE_CLASSES']), as DRF's view attribute.
     throttle_classes = None
     #: The THROTTLE_RATES scope ToolRateThrottle counts this tool's calls under (None: the tool's name).
     throttle_scope = None
+    #: ToolRateThrottle's rate for this tool when THROTTLE_RATES has none for its scope (None: unlimited).
+    default_throttle_rate = None
     #: True if a call may send notifications (progress, log messages) while it runs. False lets a
     #: 2026-07-28 call over HTTP be answered as one JSON response, with no event stream held open.
     sends_notifications = True

@@ -1,4 +1,11 @@
-"""Celery tasks. Task bodies stay thin: they call plain functions that tests can run directly."""
+"""Celery tasks. Task bodies stay thin: they call plain functions that tests can run directly.
+
+Celery's autodiscovery imports this module as `tasks.tasks` (the app is named `tasks`, like the module
+every app keeps its Celery tasks in).
+"""
+
+import os
+import socket
 
 from celery import shared_task
 
@@ -7,3 +14,9 @@ from celery import shared_task
 def ping():
     """A no-op used to check that a worker is consuming from the broker."""
     return "pong"
+
+
+@shared_task(name="tasks.whoami", bind=True)
+def whoami(self):
+    """Return which worker ran this task: its node name, host name and pool process id."""
+    return {"worker": self.request.hostname, "host": socket.gethostname(), "pid": os.getpid()}

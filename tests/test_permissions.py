@@ -7,6 +7,7 @@ connected apply from the caller's next request.
 """
 
 import json
+from datetime import timedelta
 from decimal import Decimal
 from types import SimpleNamespace
 
@@ -16,12 +17,14 @@ from asgiref.sync import sync_to_async
 from django.contrib.admin.models import LogEntry
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group, Permission
+from django.utils import timezone
 from mcp.shared.exceptions import MCPError
 from mcp.types import INVALID_PARAMS, INVALID_REQUEST, ResourceTemplateReference
 
 from customers.models import Customer, Order, Refund, SupportTicket
 from mcp_bridge.results import RESOURCE_NOT_FOUND, resource_not_found_code
 from mcp_bridge.sites import site
+from tasks.models import Job
 
 from .conftest import ROLES, mcp_client
 
@@ -46,6 +49,10 @@ _MATRIX = {
     "search_refunds": (True, False, True),
     "get_refund": (True, False, True),
     "issue_refund": (True, True, False),
+    "revenue_report": (True, False, True),
+    "churn_risk_report": (True, False, True),
+    "get_job_status": (True, False, True),
+    "cancel_job": (True, False, True),
 }
 EXPECTED = {tool: dict(zip(ROLES, row, strict=True)) for tool, row in _MATRIX.items()}
 
@@ -62,11 +69,16 @@ ALL_TEMPLATES = {
     "customers://order/{id}/refunds",
     "customers://support_ticket/{id}",
     "customers://refund/{id}",
+    "jobs://{job_id}",
+    "jobs://{job_id}/result",
+    "jobs://{job_id}/files/{name}",
 }
+JOB_TEMPLATES = {"jobs://{job_id}", "jobs://{job_id}/result", "jobs://{job_id}/files/{name}"}
 EXPECTED_TEMPLATES = {
     "admin": ALL_TEMPLATES,
-    # No search_refunds / get_refund grant, so neither the refund resource nor an order's refunds.
-    "support_agent": ALL_TEMPLATES - {"customers://order/{id}/refunds", "customers://refund/{id}"},
+    # No search_refunds / get_refund grant, so neither the refund resource nor an order's refunds; no
+    # report, so no jobs.
+    "support_agent": ALL_TEMPLATES - {"customers://order/{id}/refunds", "customers://refund/{id}"} - JOB_TEMPLATES,
     "analyst": ALL_TEMPLATES,
 }
 EXPECTED_PROMPTS = {role: {"customer_health_review"} for role in ROLES}
@@ -198,6 +210,26 @@ def _build_call(name, role, mode, ns):
 
     if name == "search_refunds":
         return {"reason": "other", "page_size": 5}, search_check
+    if name.endswith("_report"):
+
+        def check(result):
+            job = Job.objects.get(pk=result.structured_content["job_id"])
+            assert (job.tool, job.owner.username, job.status) == (name, role, "queued")
+
+        return ({"start_month": "2025-01", "end_month": "2025-06"} if name == "revenue_report" else {"top": 5}), check
+    if name in ("get_job_status", "cancel_job"):
+        job = Job.objects.create(
+            owner=get_user_model().objects.get(username=role),
+            tool="revenue_report",
+            expires_at=timezone.now() + timedelta(hours=1),
+        )
+
+        def check(result):
+            assert result.structured_content["job_id"] == job.pk
+            expected = "cancelled" if name == "cancel_job" else "queued"
+            assert result.structured_content["status"] == expected == Job.objects.get(pk=job.pk).status
+
+        return {"job_id": job.pk}, check
     if name.startswith("search_"):
         return {"page_size": 5}, search_check
     if name == "get_customer":

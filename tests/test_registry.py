@@ -37,6 +37,10 @@ EXPECTED_TOOLS = {
     "search_refunds",
     "get_refund",
     "issue_refund",
+    "revenue_report",
+    "churn_risk_report",
+    "get_job_status",
+    "cancel_job",
 }
 
 
@@ -95,8 +99,13 @@ def test_annotations_tell_the_truth(fresh_site):
     for name, tool in tools.items():
         if name.startswith(("search_", "get_")):
             assert tool.read_only and not tool.destructive and tool.idempotent, name
+        elif name.endswith("_report"):
+            # Reports change no data, and every call starts another job.
+            assert tool.read_only and not tool.destructive and not tool.idempotent, name
         else:
             assert not tool.read_only, name
+    cancel = tools["cancel_job"]
+    assert (cancel.read_only, cancel.destructive, cancel.idempotent) == (False, False, True)
     assert tools["delete_customer"].destructive
     assert not tools["create_customer"].destructive
     assert not tools["issue_refund"].idempotent

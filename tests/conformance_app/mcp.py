@@ -1,7 +1,7 @@
 """The fixtures the official MCP conformance suite (@modelcontextprotocol/conformance) calls.
 
 Registered through mcp_bridge's public API only, as any project would: `mcp_bridge.site.tool`,
-`.prompt`, `.resource`, `.resource_template`, `mcp_bridge.content` and `context=True`. The names,
+`.report`, `.prompt`, `.resource`, `.resource_template`, `mcp_bridge.content` and `context=True`. The names,
 arguments and payloads follow the suite's "everything" server, whose scenarios each check one
 fixture (tests/test_conformance.py runs them). Autodiscovered because this module is called `mcp`.
 """
@@ -12,6 +12,9 @@ import struct
 import time
 import wave
 import zlib
+
+from mcp.shared.exceptions import MCPError
+from mcp.types import INTERNAL_ERROR
 
 import mcp_bridge
 from mcp_bridge import ToolError
@@ -510,3 +513,104 @@ def test_input_required_result_prompt(request, context):
 @site.prompt(description="A prompt that includes image content.")
 def test_prompt_with_image(request):
     return [("user", Image(PNG, "image/png")), ("user", "Please analyze the image above.")]
+
+
+# -- fixtures of the pre-release suite's tasks-* scenarios (the MCP tasks extension, SEP-2663) -------
+# The suite's task-supporting tools are reports: they run on a Celery worker, and clients that
+# declare the extension get an MCP task to poll (the others a job). Each needs a generous rate,
+# since the suite calls them dozens of times: see THROTTLE_RATES in tests.conformance_settings.
+SLOW_COMPUTE_STEP_SECONDS = 0.1
+CONFIRM_SCHEMA_TASKS = {
+    "type": "object",
+    "properties": {"confirm": {"type": "boolean", "description": "True to go ahead"}},
+    "required": ["confirm"],
+}
+
+
+@site.tool(
+    description="Greets someone by name, at once (never a task): returns 'Hello, {name}!'.",
+    input_schema={
+        "type": "object",
+        "properties": {"name": {"type": "string", "description": "Who to greet"}},
+        "required": ["name"],
+        "additionalProperties": False,
+    },
+    read_only=True,
+)
+def greet(request, data):
+    return f"Hello, {data['name']}!"
+
+
+@site.report(
+    description="Sleeps the given number of seconds in the background, then says so; cancellable at any moment.",
+    input_schema={
+        "type": "object",
+        "properties": {
+            "seconds": {"type": "number", "minimum": 0, "maximum": 300, "description": "How long to sleep"},
+            "label": {"type": "string", "description": "A label echoed in the result"},
+        },
+        "required": ["seconds"],
+    },
+)
+def slow_compute(request, data, job):
+    seconds = data["seconds"]
+    deadline = time.monotonic() + seconds
+    while (left := deadline - time.monotonic()) > 0:
+        # Checked every step, so a cancelled task frees its worker at once instead of after `seconds`.
+        job.progress(seconds - left, seconds, f"Computing {data.get('label', '')}")
+        time.sleep(min(SLOW_COMPUTE_STEP_SECONDS, left))
+    return f"Computed {data.get('label', '')} in {seconds:g} s."
+
+
+@site.report(
+    description="Always ends with a tool execution error (a task completed with isError); a task only.",
+    task_support="required",
+)
+def failing_job(request, data, job):
+    raise ToolError("failing_job failed on purpose: a tool execution error.")
+
+
+@site.report(description="Always ends with a JSON-RPC error (a task that failed).")
+def protocol_error_job(request, data, job):
+    raise MCPError(code=INTERNAL_ERROR, message="protocol_error_job failed on purpose: a JSON-RPC error.")
+
+
+@site.report(
+    description="Asks the user to confirm by elicitation before 'deleting' a file (nothing is deleted).",
+    input_schema={
+        "type": "object",
+        "properties": {"filename": {"type": "string", "description": "The file to delete"}},
+        "required": ["filename"],
+    },
+)
+def confirm_delete(request, data, job):
+    answer = job.elicit(f"Delete {data['filename']}?", CONFIRM_SCHEMA_TASKS, key="confirm_delete")
+    confirmed = answer.get("action") == "accept" and (answer.get("content") or {}).get("confirm")
+    return f"{data['filename']} {'deleted' if confirmed else 'kept'}."
+
+
+@site.report(description="Asks two questions at once (a name and a confirmation), answerable one at a time.")
+def multi_input(request, data, job):
+    answers = job.ask(
+        {
+            "name": elicit_request("What is your name?", NAME_SCHEMA),
+            "confirm": elicit_request("Shall I go ahead?", CONFIRM_SCHEMA_TASKS),
+        }
+    )
+    name = (answers["name"].get("content") or {}).get("name")
+    return f"Hello, {name}: confirmation {answers['confirm'].get('action')}."
+
+
+def ask_user_name(request, data, context):
+    # On the tools/call itself (a multi-round trip on 2026-07-28), before the task is created.
+    context.elicit("What is your name?", NAME_SCHEMA, key="user_name")
+
+
+@site.report(
+    description="Asks for the user's name on the call itself, then greets them from a task.",
+    task_support="required",
+    prepare=ask_user_name,
+)
+def test_tool_with_task(request, data, job):
+    answer = job.input_responses["user_name"]
+    return f"Hello, {(answer.get('content') or {}).get('name', 'stranger')}, from a task!"

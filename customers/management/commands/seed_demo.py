@@ -118,6 +118,7 @@ SUPPORT_TOOLS = [
     "update_ticket_status",
     "issue_refund",
 ]
+REPORT_TOOLS = ["call_revenue_report", "call_churn_risk_report", "call_cancel_job"]
 ANALYST_PERMISSIONS = ["view_customer", "view_order", "view_supportticket", "view_refund"]
 BATCH = 5000
 DEMO_MODELS = (Customer, Order, SupportTicket, Refund)
@@ -257,7 +258,10 @@ class Command(BaseCommand):
             list(model_perms.filter(codename__in=SUPPORT_PERMISSIONS))
             + list(tool_perms.filter(codename__in=[Tool.permission_codename(t) for t in SUPPORT_TOOLS]))
         )
-        analyst_tools = [p for p in tool_perms if p.codename.startswith(("call_search_", "call_get_"))]
+        # Analysts read everything and run the reports (get_job_status is one of the call_get_ grants).
+        analyst_tools = [
+            p for p in tool_perms if p.codename.startswith(("call_search_", "call_get_")) or p.codename in REPORT_TOOLS
+        ]
         analyst.permissions.set(list(model_perms.filter(codename__in=ANALYST_PERMISSIONS)) + analyst_tools)
 
     def create_users(self):

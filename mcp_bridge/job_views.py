@@ -1,0 +1,100 @@
+"""GET /mcp/jobs/<id>: a report job's status, result and files, for clients that can fetch a URL.
+
+Authenticated with the same bearer credential as the MCP endpoint, and visible to the job's owner
+and to staff only: anyone else, and any job that does not exist or expired, gets the same 404.
+Mounted by the project with `path("mcp/", include("mcp_bridge.urls"))`.
+"""
+
+import json
+
+from django.http import HttpResponse, JsonResponse
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET
+
+from . import jobs
+from .authentication import authenticate_token
+from .exceptions import AuthenticationFailed
+from .models import JobStatus
+
+
+def unauthorized(description, error=None):
+    challenge = 'Bearer realm="mcp"' + (f', error="{error}"' if error else "")
+    response = JsonResponse({"error": error or "unauthorized", "error_description": description}, status=401)
+    response["WWW-Authenticate"] = challenge
+    return response
+
+
+def not_found(job_id):
+    return JsonResponse(
+        {"error": "not_found", "error_description": f"No job {job_id!r} exists for this credential, or it expired."},
+        status=404,
+    )
+
+
+def authenticated_user(request):
+    """The user the request's bearer credential acts for, or an HttpResponse refusing it."""
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return None, unauthorized("Authentication required: send 'Authorization: Bearer <API key>'.")
+    try:
+        principal = authenticate_token(token.strip())
+        return principal.load_user(), None
+    except AuthenticationFailed as exc:
+        return None, unauthorized(str(exc), error="invalid_token")
+
+
+def job_endpoint(view):
+    """Authenticate, then call `view(request, user, job_id, ...)`; never cached, GET only."""
+
+    @never_cache
+    @require_GET
+    def wrapper(request, job_id, *args, **kwargs):
+        user, refusal = authenticated_user(request)
+        if refusal is not None:
+            return refusal
+        return view(request, user, job_id, *args, **kwargs)
+
+    wrapper.__name__ = wrapper.__qualname__ = view.__name__
+    wrapper.__doc__ = view.__doc__
+    return wrapper
+
+
+@job_endpoint
+def job_status(request, user, job_id):
+    """The job's status: what get_job_status and jobs://{id} answer."""
+    status = jobs.load_status(user, job_id, request)
+    if status is None:
+        return not_found(job_id)
+    response = JsonResponse(status)
+    if status["status"] in ("queued", "running"):
+        response["Retry-After"] = str(status["poll_interval_seconds"])
+    return response
+
+
+def finished_job(user, job_id):
+    """(result, files) of a completed job *user* may see, or None."""
+    job = jobs.find_job(user, job_id)
+    if job is None or job.status != JobStatus.COMPLETED:
+        return None
+    return type(job)._default_manager.filter(pk=job.pk).values_list("result", "files").first()
+
+
+@job_endpoint
+def job_result(request, user, job_id):
+    """The whole result of a completed job, as JSON."""
+    finished = finished_job(user, job_id)
+    if finished is None:
+        return not_found(job_id)
+    return HttpResponse(json.dumps(finished[0]), content_type="application/json")
+
+
+@job_endpoint
+def job_file(request, user, job_id, name):
+    """A file the job attached (a CSV export, say), as a download."""
+    finished = finished_job(user, job_id)
+    if finished is None or name not in (finished[1] or {}):
+        return not_found(job_id)
+    file = finished[1][name]
+    response = HttpResponse(file["text"], content_type=f"{file['mime_type']}; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{name}"'
+    return response

@@ -1,0 +1,13 @@
+"""URLs mcp_bridge serves through Django: `path("mcp/", include("mcp_bridge.urls"))` beside the endpoint."""
+
+from django.urls import path
+
+from . import job_views
+
+app_name = "mcp_bridge"
+
+urlpatterns = [
+    path("jobs/<str:job_id>", job_views.job_status, name="job"),
+    path("jobs/<str:job_id>/result", job_views.job_result, name="job-result"),
+    path("jobs/<str:job_id>/files/<str:name>", job_views.job_file, name="job-file"),
+]
