@@ -43,12 +43,24 @@ install: $(VENV)/.installed
 
 test-tools: install $(LOWEST)/.installed $(NODE_TOOLS) wrk
 
+# The server, a Celery worker (reports run there) and Celery beat (the job sweep) run together; Ctrl-C or
+# SIGTERM stops all three, and so does any one of them exiting. The worker and beat log under VAR_DIR; the
+# worker runs without the database pool (Celery closes its connection after every task anyway).
+DEMO_LOGS = $(or $(VAR_DIR),var)
+demo: SHELL := /bin/bash
 demo: install
 	$(BIN)/python manage.py migrate --verbosity 0
 	$(BIN)/python manage.py seed_demo --customers 1000
 	@KEY=$$($(BIN)/python manage.py mcp_apikey create --user support_agent --name "demo key" 2>/dev/null) && \
 	  $(BIN)/python manage.py mcp_config --user support_agent --api-key $$KEY
-	$(BIN)/uvicorn config.asgi:application --host 127.0.0.1 --port $(PORT) --loop uvloop --http httptools --timeout-graceful-shutdown 5
+	@echo "Celery worker log: $(DEMO_LOGS)/celery-worker.log; Celery beat log: $(DEMO_LOGS)/celery-beat.log; uvicorn logs here."
+	@trap 'kill $$(jobs -p) 2>/dev/null; wait' EXIT; trap 'exit 130' INT; trap 'exit 143' TERM; \
+	  DATABASE_POOL=0 $(BIN)/celery -A config worker -P prefork -Q celery,mcp_reports -n demo@%h --loglevel INFO \
+	    > $(DEMO_LOGS)/celery-worker.log 2>&1 & \
+	  $(BIN)/celery -A config beat --loglevel INFO > $(DEMO_LOGS)/celery-beat.log 2>&1 & \
+	  $(BIN)/uvicorn config.asgi:application --host 127.0.0.1 --port $(PORT) --loop uvloop --http httptools \
+	    --timeout-graceful-shutdown 5 & \
+	  wait -n
 
 # Lint and format (ruff: the whole checkout) and type check (mypy: mcp_bridge/, configured in pyproject.toml).
 lint: install

@@ -18,6 +18,7 @@ Jobs are deleted after each measurement: each run of the report attaches a CSV o
 """
 
 import datetime
+import json
 import math
 import os
 import signal
@@ -35,6 +36,7 @@ from bench.run import ENVELOPE, MODERN, PYTHON, ROOT, headers_for, log, parse_mc
 
 REPORT = "churn_risk_report"
 #: The report as an agent would call it: the defaults (the 50 riskiest customers, a CSV of everyone).
+#: `bench/run.py --report-arguments` replaces them (`{"min_score": 60}`: the same scoring, high risks listed only).
 REPORT_ARGUMENTS = {}
 REPORT_CALLER = "analyst"
 #: The tools the report's caller needs; granted again in case the database was seeded before reports existed.
@@ -140,7 +142,9 @@ print(ApiKey.issue(user, "bench reports key")[1])
 
 
 def delete_jobs(bench, database):
-    """Delete the report caller's jobs (each holds a CSV of every customer)."""
+    """Delete the report caller's jobs (each holds a CSV of every customer; the smoke database is dropped anyway)."""
+    if bench.smoke:
+        return
     code = (
         "from mcp_bridge.jobs import job_model; "
         f"print(job_model().objects.filter(owner__username={REPORT_CALLER!r}).delete()[0])"
@@ -171,7 +175,9 @@ def celery_worker(bench, database, broker_url, core):
         deadline = time.monotonic() + 90
         while ready not in log_path_text(log_path):
             if process.poll() is not None:
-                raise RuntimeError(f"celery worker exited with {process.returncode}:\n{log_path_text(log_path)[-3000:]}")
+                raise RuntimeError(
+                    f"celery worker exited with {process.returncode}:\n{log_path_text(log_path)[-3000:]}"
+                )
             if time.monotonic() > deadline:
                 raise RuntimeError(f"celery worker not ready within 90 s:\n{log_path_text(log_path)[-3000:]}")
             time.sleep(0.1)
@@ -197,9 +203,10 @@ class ReportLoad(threading.Thread):
     waits until every job it started has ended.
     """
 
-    def __init__(self, server, key, poll_seconds=None):
+    def __init__(self, server, key, arguments, poll_seconds=None):
         super().__init__(daemon=True)
         self.caller = McpCaller(server, key)
+        self.arguments = arguments
         self.poll_seconds = poll_seconds
         self.active = {}  # job id -> its latest status
         self.ended = []  # the final status of every job that ended
@@ -232,7 +239,7 @@ class ReportLoad(threading.Thread):
         try:
             while not self.stopping.is_set():
                 while len(self.active) < OUTSTANDING:
-                    status = self.caller.call(REPORT, REPORT_ARGUMENTS)
+                    status = self.caller.call(REPORT, self.arguments)
                     self.calls += 1
                     self.active[status["job_id"]] = status
                     if self.poll_seconds is None:
@@ -297,7 +304,9 @@ class ReportLoad(threading.Thread):
 
 
 # -- measurements --------------------------------------------------------------------------------------
-def get_customer_under_reports(bench, database, server, spec, key, *, placement, broker, connections, duration, rounds):
+def get_customer_under_reports(
+    bench, database, server, spec, key, *, arguments, placement, broker, connections, duration, rounds
+):
     """get_customer with wrk, idle and while two reports run, alternating; one row per measurement."""
     url, lines = spec
     rows = []
@@ -311,13 +320,12 @@ def get_customer_under_reports(bench, database, server, spec, key, *, placement,
                     row.update(bench.wrk_run(url, lines, conns, duration, pid=server.pid))
                     row["cores_busy_pct"] = core_busy(before, core_times())
                 else:
-                    with ReportLoad(server, key, poll_seconds=0.2 if bench.smoke else None) as load:
+                    with ReportLoad(server, key, arguments, poll_seconds=0.2 if bench.smoke else None) as load:
                         load.wait_running(RUNNING)
                         before, started = core_times(), time.time()
                         row.update(bench.wrk_run(url, lines, conns, duration, pid=server.pid))
                         row["cores_busy_pct"] = core_busy(before, core_times())
-                        # wrk_run waited for in-flight requests; one more poll records the jobs that ended.
-                        time.sleep(load.poll_seconds + 0.1)
+                    # Read after the driver stopped: cancelling ended the jobs still running, so all have ended.
                     if load.error is not None:
                         raise load.error
                     row["reports"] = load.coverage(started, started + duration)
@@ -332,14 +340,14 @@ def get_customer_under_reports(bench, database, server, spec, key, *, placement,
     return rows
 
 
-def job_latencies(bench, database, server, key, *, broker, samples):
+def job_latencies(bench, database, server, key, *, arguments, broker, samples, quiet=False):
     """Call the report *samples* times, one at a time, polling every 100 ms: pick-up and notice latencies."""
     caller = McpCaller(server, key)
     answered_ms, pickup_ms, seen_ms, seen_poll_ms = [], [], [], []
     try:
         for _ in range(samples):
             sent = time.time()
-            status = caller.call(REPORT, REPORT_ARGUMENTS)
+            status = caller.call(REPORT, arguments)
             answered = time.time()
             job_id, next_poll = status["job_id"], answered
             deadline = answered + 300
@@ -375,6 +383,8 @@ def job_latencies(bench, database, server, key, *, broker, samples):
         "all_call_to_start_ms": [round(value, 1) for value in pickup_ms],
         "all_end_to_seen_ms": [round(value, 1) for value in seen_ms],
     }
+    if quiet:
+        return result
     log(
         f"reports latency on {broker}: call -> started p50 {result['call_to_start_ms']['p50']} ms, "
         f"p95 {result['call_to_start_ms']['p95']} ms; finished -> seen p50 {result['end_to_seen_ms']['p50']} ms, "
@@ -397,7 +407,10 @@ def summarize(rows):
             return round(statistics.median(row[key] for row in sample), 3)
 
         def median_cores(sample):
-            return {core: statistics.median(row["cores_busy_pct"][core] for row in sample) for core in sample[0]["cores_busy_pct"]}
+            return {
+                core: statistics.median(row["cores_busy_pct"][core] for row in sample)
+                for core in sample[0]["cores_busy_pct"]
+            }
 
         lines.append(
             {
@@ -417,11 +430,15 @@ def summarize(rows):
     return lines
 
 
-def reports_phase(bench, database, *, spec_for_server, brokers, connections, duration, warmup, rounds, samples):
+def reports_phase(
+    bench, database, *, spec_for_server, brokers, connections, duration, warmup, rounds, samples, arguments=None
+):
     """The whole phase; *brokers* is [(label, broker URL)], the first one also carrying the load measurements.
 
-    *spec_for_server(server)* returns wrk's (url, spec lines) for get_customer on that server.
+    *spec_for_server(server)* returns wrk's (url, spec lines) for get_customer on that server; *arguments*
+    are the report's (default REPORT_ARGUMENTS).
     """
+    arguments = REPORT_ARGUMENTS if arguments is None else arguments
     placements = ["pinned", "unpinned"] if bench.cores else ["unpinned"]
     if bench.smoke:
         placements = placements[:1]
@@ -431,7 +448,7 @@ def reports_phase(bench, database, *, spec_for_server, brokers, connections, dur
     result = {
         "config": {
             "report": REPORT,
-            "arguments": REPORT_ARGUMENTS,
+            "arguments": arguments,
             "concurrency": RUNNING,
             "outstanding": OUTSTANDING,
             "brokers": [label for label, _ in brokers],
@@ -454,7 +471,9 @@ def reports_phase(bench, database, *, spec_for_server, brokers, connections, dur
                 with celery_worker(bench, database, broker_url, core):
                     log(f"reports: worker ready ({PLACEMENTS[placement]}, broker {label})")
                     # The first job of a fresh worker also imports and connects: run one, unmeasured.
-                    job_latencies(bench, database, server, key, broker=label, samples=1)
+                    job_latencies(
+                        bench, database, server, key, arguments=arguments, broker=label, samples=1, quiet=True
+                    )
                     if index == 0:
                         if warmup:
                             bench.wrk_run(*spec, max(connections), warmup, pid=server.pid)
@@ -464,6 +483,7 @@ def reports_phase(bench, database, *, spec_for_server, brokers, connections, dur
                             server,
                             spec,
                             key,
+                            arguments=arguments,
                             placement=placement,
                             broker=label,
                             connections=connections,
@@ -472,7 +492,9 @@ def reports_phase(bench, database, *, spec_for_server, brokers, connections, dur
                         )
                     if placement == placements[0]:
                         result["latency"].append(
-                            job_latencies(bench, database, server, key, broker=label, samples=samples)
+                            job_latencies(
+                                bench, database, server, key, arguments=arguments, broker=label, samples=samples
+                            )
                         )
     result["summary"] = summarize(result["load"])
     return result
@@ -489,7 +511,7 @@ def targets(reports):
     return [
         {
             "target": f"get_customer p99 while two reports run within 1.5x of idle ({PLACEMENTS[placement]})",
-            "measured": f"worst {worst['p99_ratio']:.2f}x ({worst['connections']} connections; "
+            "measured": f"worst {worst['p99_ratio']:.2f}x ({worst['connections']} connection(s); "
             f"{worst['p99_ratio_min']:.2f}-{worst['p99_ratio_max']:.2f}x over {worst['rounds']} rounds)",
             "met": worst["p99_ratio"] <= 1.5,
         }
@@ -501,7 +523,7 @@ def markdown(reports):
     cfg = reports["config"]
     out = [
         "",
-        f"Reports: {cfg['report']} on a Celery worker (prefork, concurrency {cfg['concurrency']}, broker "
+        f"Reports: {cfg['report']} {json.dumps(cfg['arguments'])} on a Celery worker (prefork, concurrency {cfg['concurrency']}, broker "
         f"{cfg['load_broker']}), {cfg['outstanding']} jobs kept queued or running; get_customer over MCP "
         f"{MODERN}, {cfg['duration']} s per point, idle and busy alternating, medians of {cfg['rounds']} rounds.",
         "",

@@ -19,6 +19,9 @@ What it does:
    (bench/proxies), with server time and SQL statements per call.
 5. Memory: RSS of a fresh worker after 10,000 and 20,000 calls and with 500 open 2025-era sessions.
 6. stdio: `manage.py runmcp` start to its first response.
+7. Reports (bench/reports.py): get_customer idle and while two churn_risk_report jobs run on a Celery
+   worker (pinned to the load generator's core, then unpinned), and how long a job waits for a worker
+   and for the poll that sees it end, on Redis and on the embedded filesystem broker.
 
 Results go to stdout (Markdown tables) and to a JSON file (--output). This is a tool, not a test:
 the smoke mode's only job is to prove every part produces a result.
@@ -241,6 +244,7 @@ class Bench:
             "queries": {},
             "memory": {},
             "stdio": {},
+            "reports": {},
         }
 
     # -- environment and processes ------------------------------------------------------------
@@ -985,6 +989,10 @@ def evaluate_targets(results):
                 "met": results["stdio"]["first_response_s"] <= 1.5,
             }
         )
+    if results["reports"]:
+        from bench import reports
+
+        checks += reports.targets(results["reports"])
     return checks
 
 
@@ -1070,6 +1078,10 @@ def markdown(results):
             f"stdio: `runmcp` first response (initialize) after {s['first_response_s']} s, tools/list answered after "
             f"{s['tools_list_s']} s (median of {s['runs']})."
         )
+    if results["reports"]:
+        from bench import reports
+
+        out += reports.markdown(results["reports"])
     if results.get("targets"):
         out.append("")
         out.append("| target | measured | met |")
@@ -1111,7 +1123,9 @@ def parse_args(argv=None):
         "the main size is always included)",
     )
     parser.add_argument("--models", help="exposed-model counts for tools/list scaling (default 5,15,50)")
-    parser.add_argument("--skip", default="", help="comma-separated phases to skip: matrix,scaling,tools,memory,stdio")
+    parser.add_argument(
+        "--skip", default="", help="comma-separated phases to skip: matrix,scaling,tools,memory,stdio,reports"
+    )
     parser.add_argument("--reseed", action="store_true", help="reseed even when the database already has the data")
     parser.add_argument("--no-pin", action="store_true", help="do not pin server and wrk to cores")
     parser.add_argument(
@@ -1129,6 +1143,19 @@ def parse_args(argv=None):
     )
     parser.add_argument(
         "--redis-url", default="redis://127.0.0.1:6379/11", help="Redis for --cache (its DB is flushed)"
+    )
+    parser.add_argument(
+        "--broker-url",
+        default="redis://127.0.0.1:6379/10",
+        help="Celery broker of the reports phase, besides the embedded one (its DB is flushed; --smoke: "
+        "the embedded broker only)",
+    )
+    parser.add_argument(
+        "--report-arguments",
+        type=json.loads,
+        default=None,
+        help="the reports phase's churn_risk_report arguments as JSON (default {}: as an agent calls it; "
+        "'{\"min_score\": 60}': the same scoring, listing only high-risk customers)",
     )
     parser.add_argument("--output", help="JSON results file (default var/bench/results-<date>.json; smoke: none)")
     parser.add_argument("--markdown", help="also write the Markdown report to this file")
@@ -1243,6 +1270,21 @@ def main(argv=None):
             )
         if "stdio" not in skip:
             results["stdio"] = stdio_phase(bench, main_db, 1 if smoke else 5)
+        if "reports" not in skip:
+            from bench import reports
+
+            results["reports"] = reports.reports_phase(
+                bench,
+                main_db,
+                spec_for_server=lambda server: spec_for(server, "mcp-2026", "get_customer", key, id_range=id_range),
+                brokers=report_brokers(args),
+                connections=[1] if smoke else [1, 16],
+                duration=duration if smoke else max(duration, 10),
+                warmup=warmup,
+                rounds=1 if smoke else max(bench.repeat, 3),
+                samples=3 if smoke else 20,
+                arguments=args.report_arguments,
+            )
         results["targets"] = evaluate_targets(results)
     finally:
         if smoke:
@@ -1266,6 +1308,26 @@ def main(argv=None):
     if smoke:
         print("BENCH_RESULTS_JSON " + json.dumps(results))
     return results
+
+
+def report_brokers(args):
+    """[(label, Celery broker URL)] of the reports phase: Redis when reachable (not in --smoke), and the embedded one.
+
+    Redis gets its own database index, flushed first, so no message of an earlier run is delivered.
+    """
+    embedded = ("embedded (filesystem)", "filesystem://")
+    if args.smoke:
+        return [embedded]
+    try:
+        import redis
+
+        client = redis.Redis.from_url(args.broker_url, socket_connect_timeout=1)
+        client.ping()
+        client.flushdb()
+    except Exception as exc:
+        log(f"Redis at {args.broker_url} is not reachable ({exc}); reports run on the embedded broker only")
+        return [embedded]
+    return [("Redis", args.broker_url), embedded]
 
 
 def chosen(value, names, option):

@@ -6,6 +6,8 @@ Never used by the product: `python bench/run.py` starts servers with DJANGO_SETT
 - BENCH_COUNT_QUERIES=1 counts the SQL statements each request runs (bench/querycount.py).
 - The per-credential rate limit stays on (its cost is part of every call) but is raised so that a
   load generator never trips it: BENCH_CALL_RATE, default 100000000/min.
+- The demo's reports keep their own limit too, raised from REPORT_THROTTLE_RATE's 5/hour so that the
+  reports phase can keep two running for minutes: BENCH_REPORT_RATE, default 100000/min.
 """
 
 import os
@@ -18,6 +20,8 @@ MCP_BRIDGE = {
     "THROTTLE_RATES": {
         **MCP_BRIDGE["THROTTLE_RATES"],
         "credential": os.environ.get("BENCH_CALL_RATE", "100000000/min"),
+        "churn_risk_report": os.environ.get("BENCH_REPORT_RATE", "100000/min"),
+        "revenue_report": os.environ.get("BENCH_REPORT_RATE", "100000/min"),
     },
 }
 

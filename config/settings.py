@@ -178,7 +178,7 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
     # Local disk and one host only, and a worker killed hard loses the task it was running.
     CELERY_BROKER_TRANSPORT = embedded_broker.TRANSPORT
     CELERY_BROKER_TRANSPORT_OPTIONS = embedded_broker.transport_options(VAR_DIR / "celery-broker")
-elif CELERY_BROKER_URL.startswith(("redis://", "rediss://", "sentinel://")):
+elif CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         # A task not acknowledged this long after delivery is delivered again: it must exceed the
         # longest report (MCP_BRIDGE['JOB_TIME_LIMIT']) and any countdown, or tasks run twice.

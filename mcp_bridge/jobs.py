@@ -16,6 +16,7 @@ whose heartbeat stops; the sweep queues it again, at most JOB_MAX_ATTEMPTS runs 
 
 import json
 import logging
+import re
 import time
 import uuid
 from datetime import timedelta
@@ -42,8 +43,10 @@ logger = logging.getLogger(__name__)
 #: The Celery task that runs a job, and the one that sweeps (mcp_bridge/tasks.py).
 RUN_JOB_TASK = "mcp_bridge.run_job"
 SWEEP_TASK = "mcp_bridge.sweep_jobs"
-#: A worker writes progress (and its heartbeat) at most this often, in seconds; the last one always lands.
+#: A worker writes progress (and its heartbeat) at most this often, in seconds (a finished job shows all done).
 PROGRESS_WRITE_INTERVAL = 0.5
+#: What a file a report attaches may be called: it appears in URIs, URLs and a download's file name.
+FILE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 #: Seconds a client is asked to wait before retrying when the broker is unreachable.
 BROKER_RETRY_AFTER = 30
 #: Fields a status answer reads: never the result or the files, which may be megabytes.
@@ -281,8 +284,8 @@ class JobContext:
 
     def attach(self, name, text, mime_type="text/csv"):
         """Attach a text file (a CSV export, say) to the result: readable by URL and as a resource."""
-        if not name or "/" in name:
-            raise ValueError(f"A job file needs a name without '/', got {name!r}.")
+        if not isinstance(name, str) or not FILE_NAME.match(name):
+            raise ValueError(f"A job file's name is letters, digits, '.', '_' and '-' (at most 100), got {name!r}.")
         self.files[name] = {"mime_type": mime_type, "text": text}
 
     def ask(self, requests):

@@ -70,11 +70,11 @@ class ReportTool(SerializerTool):
         """Validate, store and queue a job; return its status (an MCP task for clients of the extension)."""
         call = request.mcp_call
         data = self.validated_data(request, arguments)
-        if self.prepare is not None:
-            self.prepare(request, data, call)  # may ask the client first (an InputRequiredResult on 2026-07-28)
         as_task = call is not None and call.accepts_extension(TASKS_EXTENSION)
         if self.task_support == "required" and not as_task:
             raise MissingClientCapability({"extensions": {TASKS_EXTENSION: {}}})
+        if self.prepare is not None:
+            self.prepare(request, data, call)  # may ask the client first (an InputRequiredResult on 2026-07-28)
         job = jobs.create_job(
             request,
             self,

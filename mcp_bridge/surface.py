@@ -177,6 +177,8 @@ def example_value(schema, name=""):
     fmt = schema.get("format")
     if fmt == "date-time" or name.endswith(("_after", "_before")) or name == "created":
         return "2026-01-31T09:30:00Z" if fmt == "date-time" else "2026-01-31"
+    if name.endswith("_month"):
+        return "2026-01"
     if fmt == "email" or name == "email":
         return "jane.doe@example.com"
     if fmt == "decimal":

@@ -6,6 +6,7 @@ every app keeps its Celery tasks in).
 
 import os
 import socket
+import time
 
 from celery import shared_task
 
@@ -17,6 +18,10 @@ def ping():
 
 
 @shared_task(name="tasks.whoami", bind=True)
-def whoami(self):
-    """Return which worker ran this task: its node name, host name and pool process id."""
+def whoami(self, hold=0):
+    """Return which worker ran this task: its node name, host name and pool process id.
+
+    *hold* keeps the task running that many seconds first, so a test can catch it mid-run.
+    """
+    time.sleep(hold)
     return {"worker": self.request.hostname, "host": socket.gethostname(), "pid": os.getpid()}

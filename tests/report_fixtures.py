@@ -19,6 +19,15 @@ CRASH_QUEUE = "crash_reports"
 THROTTLE_SCOPE = "report_fixtures"
 #: The customers permission every report below needs (the demo's analysts have it).
 PERMISSIONS = ("customers.view_order",)
+#: The reports registered below, for granting them in tests.
+REPORT_NAMES = (
+    "stepped_report",
+    "crash_report",
+    "failing_report",
+    "overrunning_report",
+    "stubborn_report",
+    "short_lived_report",
+)
 
 STEPS_SCHEMA = {
     "type": "object",
@@ -32,16 +41,26 @@ NO_ARGUMENTS = {"type": "object", "properties": {}, "additionalProperties": Fals
 FAILURE_MESSAGE = "The ledger for 1999 is archived: ask for 2000 or later."
 
 
+def traces_dir():
+    """The folder of the traces (VAR_DIR/report-traces), shared by the test process and the workers."""
+    return Path(settings.VAR_DIR) / "report-traces"
+
+
 def trace_path(job_id):
     """The file a run of job *job_id* writes its trace to, one line per event."""
-    return Path(settings.VAR_DIR) / "report-traces" / f"{job_id}.log"
+    return traces_dir() / f"{job_id}.log"
+
+
+def worker_node():
+    """The node name of the Celery worker running this code ('name@host'), or '-' outside a task."""
+    from celery import current_task
+
+    return current_task.request.hostname if current_task else "-"
 
 
 def trace(job, event):
     """Append *event* to the job's trace, with this process's id and the Celery worker's node name."""
-    from celery import current_task
-
-    node = current_task.request.hostname if current_task else "-"
+    node = worker_node()
     path = trace_path(job.id)
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "a") as file:
@@ -59,8 +78,6 @@ def read_trace(job_id):
 
 def run_in_steps(job, steps, step_seconds):
     """Sleep *steps* times, reporting progress (and so noticing a cancellation) after each; attach a CSV."""
-    from celery import current_task
-
     trace(job, "start")
     rows = ["step,square"]
     for step in range(1, steps + 1):
@@ -70,7 +87,7 @@ def run_in_steps(job, steps, step_seconds):
         rows.append(f"{step},{step * step}")
     job.attach("steps.csv", "\n".join(rows) + "\n", "text/csv")
     trace(job, "done")
-    return {"steps": steps, "worker": current_task.request.hostname, "pid": os.getpid()}
+    return {"steps": steps, "worker": worker_node(), "pid": os.getpid()}
 
 
 def stepped_report(request, data, job):
@@ -171,14 +188,3 @@ class ReportFixturesConfig(AppConfig):
             result_ttl=3,
             **common,
         )
-
-
-#: The names of the reports above, for granting them in tests.
-REPORT_NAMES = (
-    "stepped_report",
-    "crash_report",
-    "failing_report",
-    "overrunning_report",
-    "stubborn_report",
-    "short_lived_report",
-)

@@ -60,7 +60,7 @@ def uvicorn_server(extra_env=None, timeout=30):
     """Start uvicorn on a free loopback port; yield the base URL; stop it afterwards."""
     port = free_port()
     env = {**test_database_env(), **(extra_env or {})}
-    log = open(ROOT / "var" / f"uvicorn-{port}.log", "w+")
+    log = open(Path(os.environ.get("VAR_DIR", ROOT / "var")) / f"uvicorn-{port}.log", "w+")
     process = subprocess.Popen(
         [
             sys.executable,

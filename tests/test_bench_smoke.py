@@ -1,4 +1,4 @@
-"""The benchmark (bench/run.py) works: its smoke mode produces a result for every operation.
+"""The benchmark (bench/run.py) works: its smoke mode produces a result for every operation and phase.
 
 The benchmark is a tool, not a timed test (BENCHMARKS.md): this checks that every part of it runs
 and reports, on tiny data with about a second of load per case, and never looks at speed. It uses
@@ -49,7 +49,19 @@ def test_benchmark_smoke_mode_reports_every_operation():
     assert results["queries"]["mcp-2026 get_customer"]["statements_per_call_max"] >= 1
     assert results["memory"]["rss_second_mb"] > 0 and results["memory"]["sessions"] == 5
     assert results["stdio"]["first_response_s"] > 0
+
+    # get_customer idle and while report jobs ran on a real worker; job latencies on the embedded broker.
+    reports = results["reports"]
+    assert [(line["connections"], line["rounds"]) for line in reports["summary"]] == [(1, 1)]
+    idle, busy = sorted(reports["load"], key=lambda row: row["state"] != "idle")
+    assert (idle["state"], busy["state"]) == ("idle", "busy")
+    assert all(row["errors"] == 0 and row["p99_ms"] >= row["p50_ms"] > 0 for row in (idle, busy))
+    assert busy["reports"]["jobs_started"] >= 2 and busy["reports"]["jobs_completed"] >= 1 and "reports" not in idle
+    (latency,) = reports["latency"]
+    assert latency["broker"].startswith("embedded") and latency["samples"] == 3
+    assert latency["call_to_start_ms"]["p50"] > 0 and latency["end_to_seen_ms"]["p50"] > 0
     # Every target is evaluated (met or not: speed is not this test's business).
-    assert len(results["targets"]) == 12
+    assert len(results["targets"]) == 13
     assert "server CPU µs/call" in completed.stdout
     assert "| get_customer by id | 4 | bare Django view |" in completed.stdout
+    assert "| embedded (filesystem) | 3 |" in completed.stdout

@@ -13,6 +13,7 @@ tests/test_reports_inprocess.py runs the same flows with the worker's code path 
 import datetime
 import itertools
 import json
+import shutil
 import subprocess
 import sys
 import time
@@ -29,9 +30,9 @@ from mcp_bridge.models import ApiKey, Tool
 from mcp_bridge.tasks import sweep_jobs
 from tasks.models import Job
 
-from . import report_fixtures
+from . import report_fixtures, servers
 from .report_fixtures import read_trace
-from .servers import ROOT, free_port, test_database_env, uvicorn_server
+from .servers import ROOT, free_port, uvicorn_server
 from .workers import broker_is_embedded, celery_worker
 
 pytestmark = pytest.mark.subprocess
@@ -54,6 +55,7 @@ class McpHttp:
         headers = {"Authorization": f"Bearer {key}"} if key is not None else {}
         self.http = httpx2.Client(headers=headers, timeout=30)
         self.request_ids = itertools.count(1)
+        self.last_status_code = None
 
     def close(self):
         self.http.close()
@@ -79,7 +81,8 @@ class McpHttp:
             json={"jsonrpc": "2.0", "id": request_id, "method": method, "params": params},
             headers=headers,
         )
-        assert response.status_code == 200, (response.status_code, response.text)
+        # A JSON-RPC error may come with an HTTP error status (400 for a resource not found).
+        self.last_status_code = response.status_code
         answers = [message for message in rpc_messages(response) if message.get("id") == request_id]
         assert len(answers) == 1, response.text
         return answers[0]
@@ -137,7 +140,11 @@ def start_report(client, name, arguments=None):
 
 
 def wait_for(condition, what, timeout=30, workers=()):
-    """Poll *condition* until it returns something true; return that. Fails with the workers' logs."""
+    """Poll *condition* until it returns something true; return that.
+
+    Past *timeout* the test fails with *what* (a string, or a function returning one then) and the
+    workers' logs.
+    """
     deadline = time.monotonic() + timeout
     while True:
         value = condition()
@@ -145,7 +152,7 @@ def wait_for(condition, what, timeout=30, workers=()):
             return value
         if time.monotonic() > deadline:
             logs = "".join(f"\n--- {worker.name} ---\n{worker.log_text()[-4000:]}" for worker in workers)
-            pytest.fail(f"{what}: not within {timeout} s.{logs}")
+            pytest.fail(f"{what() if callable(what) else what}: not within {timeout} s.{logs}")
         time.sleep(0.1)
 
 
@@ -158,7 +165,7 @@ def wait_for_job(job_id, statuses, workers, timeout=30):
     """Wait until the job's status is one of *statuses*; return its row."""
     return wait_for(
         lambda: (row := job_row(job_id)) is not None and row["status"] in statuses and row,
-        f"job {job_id} to become {' or '.join(statuses)} (it is {job_row(job_id)})",
+        lambda: f"job {job_id} to become {' or '.join(statuses)} (it is {job_row(job_id)})",
         timeout,
         workers,
     )
@@ -173,7 +180,7 @@ def wait_for_progress(job_id, done, workers, timeout=30):
             and (row["progress_done"] or 0) >= done
             and row
         ),
-        f"job {job_id} to report {done} step(s) (it is {job_row(job_id)})",
+        lambda: f"job {job_id} to report {done} step(s) (it is {job_row(job_id)})",
         timeout,
         workers,
     )
@@ -188,7 +195,7 @@ def manage(*arguments):
     finished = subprocess.run(
         [sys.executable, "manage.py", *arguments],
         cwd=ROOT,
-        env={**test_database_env(), "VAR_DIR": str(settings.VAR_DIR), **REPORT_SETTINGS},
+        env={**servers.test_database_env(), "VAR_DIR": str(settings.VAR_DIR), **REPORT_SETTINGS},
         capture_output=True,
         text=True,
         timeout=60,
@@ -221,6 +228,7 @@ def workers(django_db_setup, django_db_blocker):
         celery_worker(name="reports-b", extra_env=REPORT_SETTINGS) as second,
     ):
         yield first, second
+    shutil.rmtree(report_fixtures.traces_dir(), ignore_errors=True)
 
 
 @pytest.fixture
@@ -256,7 +264,7 @@ def clients(users, server_url):
 
 def test_a_report_answers_at_once_shows_progress_and_its_result_three_ways(clients, workers, server_url):
     analyst = clients["analyst"]
-    assert {"stepped_report", "get_job_status", "cancel_job"} <= analyst.tool_names()
+    assert {*report_fixtures.REPORT_NAMES, "get_job_status", "cancel_job"} <= analyst.tool_names()
 
     started_at = time.monotonic()
     handle = start_report(analyst, "stepped_report", {"steps": 8, "step_seconds": 0.4})
@@ -349,7 +357,7 @@ def test_only_the_owner_and_staff_who_may_view_jobs_see_a_job(clients, workers, 
     def resource_refusal(client, uri):
         answer = client.read_resource(uri)
         assert "error" in answer, answer
-        return json.dumps(answer["error"], sort_keys=True)
+        return f"{client.last_status_code} {json.dumps(answer['error'], sort_keys=True)}"
 
     def refusals(some_id):
         """What the other analyst gets for the job *some_id*, from every way of reaching it."""
@@ -360,7 +368,7 @@ def test_only_the_owner_and_staff_who_may_view_jobs_see_a_job(clients, workers, 
             resource_refusal(other, f"jobs://{some_id}"),
             resource_refusal(other, f"jobs://{some_id}/result"),
             resource_refusal(other, f"jobs://{some_id}/files/steps.csv"),
-            *(json.dumps(other.get(f"{server_url}{path}").json()) for path in paths),
+            *(f"{response.status_code} {response.text}" for response in (other.get(f"{server_url}{p}") for p in paths)),
         ]
 
     # While it runs, to the other analyst it is a job that does not exist, and their cancel changes nothing.

@@ -20,13 +20,12 @@ from django_celery_results.models import TaskResult
 from config.celery import app
 from tasks.tasks import ping, whoami
 
-from .workers import broker_is_embedded, celery_worker, embedded_broker_connection
-
+from .workers import broker_is_embedded, celery_worker, embedded_broker_connection, process_stats
 
 
 def uses_workers(test):
     """Mark *test* as starting worker processes, which see only committed rows."""
-    return pytest.mark.subprocess(pytest.mark.django_db(transaction=True)(test))
+    return pytest.mark.subprocess(pytest.mark.django_db(transaction=True, serialized_rollback=True)(test))
 
 
 def test_tasks_are_routed_to_their_queues():
@@ -57,17 +56,22 @@ def test_two_worker_processes_share_the_load():
 
 
 @uses_workers
-def test_a_killed_pool_process_is_replaced_and_kill_ends_every_process():
+def test_a_task_whose_pool_process_dies_runs_again_and_kill_ends_every_process():
+    """acks_late + reject_on_worker_lost: the task goes back to the queue and a new pool process runs it."""
     with celery_worker() as worker:
-        killed = worker.kill_child()
+        result = whoami.delay(hold=2)
         deadline = time.monotonic() + 20
-        while worker.child_pids() in ([], [killed]):
+        while not TaskResult.objects.filter(task_id=result.id, status="STARTED").exists():
             assert time.monotonic() < deadline, worker.log_text()
             time.sleep(0.05)
-        assert ping.delay().get(timeout=20, interval=0.05) == "pong"
+        killed = worker.kill_child()
+        answer = result.get(timeout=40, interval=0.05)
+        assert answer["worker"] == worker.nodename
+        assert answer["pid"] in worker.child_pids()
+        assert answer["pid"] != killed
         processes = [worker.pid, *worker.child_pids()]
         worker.kill()
-        assert not [pid for pid in processes if os.path.exists(f"/proc/{pid}")]
+        assert [pid for pid, state, *_ in process_stats() if pid in processes and state != "Z"] == []
 
 
 @uses_workers
@@ -128,23 +132,25 @@ def test_no_message_is_lost_while_a_worker_consumes(broker):
             for _ in range(count):
                 sent.append(ping.apply_async(connection=own_connection).id)
 
-    watcher = None
-    if broker == "embedded":
-        watcher = MessageFileWatcher(connection.transport_options["data_folder_in"])
-        watcher.start()
-    # Prefetching lets the worker take a batch per poll of the folder, so 500 tasks take seconds.
-    with celery_worker(extra_env=worker_env, extra_args=("--prefetch-multiplier", "25")) as worker:
-        with ThreadPoolExecutor(2) as pool:
-            for future in [pool.submit(publish, 250), pool.submit(publish, 250)]:
-                future.result()
-        deadline = time.monotonic() + 120
-        while TaskResult.objects.filter(task_id__in=sent, status="SUCCESS").count() < len(sent):
-            assert time.monotonic() < deadline, worker.log_text()[-5000:]
-            time.sleep(0.2)
-        log = worker.log_text()
+    watcher = MessageFileWatcher(connection.transport_options["data_folder_in"]) if broker == "embedded" else None
     if watcher is not None:
-        watcher.finished.set()
-        watcher.join()
+        watcher.start()
+    try:
+        # Prefetching lets the worker take a batch per poll of the folder, so 500 tasks take seconds.
+        with celery_worker(concurrency=2, extra_env=worker_env, extra_args=("--prefetch-multiplier", "25")) as worker:
+            with ThreadPoolExecutor(2) as pool:
+                for future in [pool.submit(publish, 250), pool.submit(publish, 250)]:
+                    future.result()
+            deadline = time.monotonic() + 120
+            while TaskResult.objects.filter(task_id__in=sent, status="SUCCESS").count() < len(sent):
+                assert time.monotonic() < deadline, worker.log_text()[-5000:]
+                time.sleep(0.2)
+            log = worker.log_text()
+    finally:
+        if watcher is not None:
+            watcher.finished.set()
+            watcher.join()
+    if watcher is not None:
         assert watcher.torn == []
         assert watcher.files_read > 0
     assert len(set(sent)) == 500

@@ -2,8 +2,9 @@
 
 The worker reads the same settings as the test process, so it uses the broker the run is configured
 with: CELERY_BROKER_URL when set (Redis in CI's PostgreSQL pass), else the embedded filesystem broker
-under VAR_DIR. Tests that use a worker need `@pytest.mark.django_db(transaction=True)` (the worker
-only sees committed rows, and on SQLite an open test transaction would block its writes) and
+under VAR_DIR. Tests that use a worker need `@pytest.mark.django_db(transaction=True,
+serialized_rollback=True)` (the worker only sees committed rows, and on SQLite an open test transaction
+would block its writes; the rollback restores content types and permissions for the tests after it) and
 `@pytest.mark.subprocess`.
 """
 
@@ -38,13 +39,8 @@ def embedded_broker_connection():
     return Connection("filesystem://localhost/", transport=transport.TRANSPORT, transport_options=options)
 
 
-def process_children(pid):
-    """Return the ids of *pid*'s child processes, oldest first.
-
-    Read from /proc/<child>/stat: /proc/<pid>/task/*/children needs a kernel option not every
-    kernel has.
-    """
-    children = []
+def process_stats():
+    """Yield (pid, state, parent pid, process group, start time) for every process, from /proc/<pid>/stat."""
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
@@ -52,11 +48,24 @@ def process_children(pid):
             stat = (entry / "stat").read_text()
         except (FileNotFoundError, ProcessLookupError):
             continue  # exited while we looked
-        # "pid (comm) state ppid ... starttime ...": comm may contain spaces and parentheses.
+        # "pid (comm) state ppid pgrp ... starttime ...": comm may contain spaces and parentheses.
         fields = stat.rpartition(")")[2].split()
-        if int(fields[1]) == pid:
-            children.append((int(fields[19]), int(entry.name)))
+        yield int(entry.name), fields[0], int(fields[1]), int(fields[2]), int(fields[19])
+
+
+def process_children(pid):
+    """Return the ids of *pid*'s live child processes, oldest first.
+
+    Read from /proc/<child>/stat: /proc/<pid>/task/*/children needs a kernel option not every
+    kernel has.
+    """
+    children = [(start, child) for child, state, parent, _, start in process_stats() if parent == pid and state != "Z"]
     return [child for _, child in sorted(children)]
+
+
+def live_processes_in_group(group):
+    """The ids of the processes of process *group* that still run (zombies are dead, if not yet reaped)."""
+    return [pid for pid, state, _, pgrp, _ in process_stats() if pgrp == group and state != "Z"]
 
 
 class WorkerProcess:
@@ -87,17 +96,29 @@ class WorkerProcess:
         return process_children(self.pid)
 
     def kill_child(self):
-        """SIGKILL one pool process (as the OOM killer would); return its id. The worker replaces it."""
+        """SIGKILL one pool process (as the OOM killer would); return its id. The worker replaces it.
+
+        Kill one that is running a task. On a broker without an event loop (the embedded one) the
+        pool's processes share one pipe and an idle one waits for work holding its lock: killed
+        then, it takes the lock along and the worker runs nothing more (celery/billiard#104).
+        """
         pid = self.child_pids()[0]
         os.kill(pid, signal.SIGKILL)
         return pid
 
-    def kill(self):
-        """SIGKILL the worker, its pool processes and beat at once: a crash with no shutdown at all."""
+    def kill(self, timeout=10):
+        """SIGKILL the worker, its pool processes and beat at once: a crash with no shutdown at all.
+
+        Return once every process of the group has died.
+        """
         self._signal_group(signal.SIGKILL)
-        self.process.wait()
-        if self.beat is not None:
-            self.beat.wait()
+        for process in self.processes():
+            process.wait()
+        deadline = time.monotonic() + timeout
+        while live_processes_in_group(self.pid):  # pool processes die a moment after the signal
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"processes {live_processes_in_group(self.pid)} survived SIGKILL")
+            time.sleep(0.02)
 
     def stop(self, timeout=20):
         """Stop warmly: SIGTERM, wait for running tasks to end, then SIGKILL what is left of the group."""
@@ -110,9 +131,7 @@ class WorkerProcess:
                 process.wait(timeout=max(deadline - time.monotonic(), 0.1))
             except subprocess.TimeoutExpired:
                 pass
-        self._signal_group(signal.SIGKILL)  # pool processes a killed worker left behind, too
-        for process in self.processes():
-            process.wait()
+        self.kill()  # what is left, pool processes of a killed worker too
 
     def processes(self):
         return [process for process in (self.process, self.beat) if process is not None]
@@ -169,9 +188,7 @@ def celery_worker(
     command = [sys.executable, "-m", "celery", "-A", "config", "worker", "-P", "prefork", "-Q", ",".join(queues)]
     command += ["-c", str(concurrency), "-n", f"{name}@%h", "--loglevel", "INFO", *extra_args]
     with open(log_path, "w") as log:
-        process = subprocess.Popen(
-            command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
-        )
+        process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, process_group=0)
     worker = WorkerProcess(name, process, log_path)
     try:
         if beat:

@@ -520,7 +520,7 @@ def test_prompt_with_image(request):
 # declare the extension get an MCP task to poll (the others a job). Each needs a generous rate,
 # since the suite calls them dozens of times: see THROTTLE_RATES in tests.conformance_settings.
 SLOW_COMPUTE_STEP_SECONDS = 0.1
-CONFIRM_SCHEMA_TASKS = {
+CONFIRMATION_SCHEMA = {
     "type": "object",
     "properties": {"confirm": {"type": "boolean", "description": "True to go ahead"}},
     "required": ["confirm"],
@@ -556,7 +556,8 @@ def slow_compute(request, data, job):
     seconds = data["seconds"]
     deadline = time.monotonic() + seconds
     while (left := deadline - time.monotonic()) > 0:
-        # Checked every step, so a cancelled task frees its worker at once instead of after `seconds`.
+        # progress() raises JobCancelled once the task is cancelled (it looks every 0.5 s), so a
+        # cancelled task frees its worker at once instead of after `seconds`.
         job.progress(seconds - left, seconds, f"Computing {data.get('label', '')}")
         time.sleep(min(SLOW_COMPUTE_STEP_SECONDS, left))
     return f"Computed {data.get('label', '')} in {seconds:g} s."
@@ -584,7 +585,7 @@ def protocol_error_job(request, data, job):
     },
 )
 def confirm_delete(request, data, job):
-    answer = job.elicit(f"Delete {data['filename']}?", CONFIRM_SCHEMA_TASKS, key="confirm_delete")
+    answer = job.elicit(f"Delete {data['filename']}?", CONFIRMATION_SCHEMA, key="confirm_delete")
     confirmed = answer.get("action") == "accept" and (answer.get("content") or {}).get("confirm")
     return f"{data['filename']} {'deleted' if confirmed else 'kept'}."
 
@@ -594,7 +595,7 @@ def multi_input(request, data, job):
     answers = job.ask(
         {
             "name": elicit_request("What is your name?", NAME_SCHEMA),
-            "confirm": elicit_request("Shall I go ahead?", CONFIRM_SCHEMA_TASKS),
+            "confirm": elicit_request("Shall I go ahead?", CONFIRMATION_SCHEMA),
         }
     )
     name = (answers["name"].get("content") or {}).get("name")
