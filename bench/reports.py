@@ -5,6 +5,7 @@
    generator's core, so the server's core is left to the server and the comparison measures how well
    the server is isolated from report work; then it runs once more unpinned, where the operating
    system may put report work on the server's core (on two cores, the honest worst case).
+   `--report-workers` chooses these placements, and one more: pinned at nice 19.
 2. get_customer over MCP 2026-07-28 with wrk, idle and while two churn_risk_report jobs run. A driver
    thread calls the report as the demo's analyst and keeps `OUTSTANDING` jobs queued or running (two
    run, the rest wait, so a worker process never waits for the driver), polling each with
@@ -51,13 +52,17 @@ FINAL = ("completed", "failed", "cancelled")
 LATENCY_POLL_SECONDS = 0.1
 #: Idle and busy measurements alternate in this order, then the other.
 STATES = ("idle", "busy")
+#: Where the worker runs: name -> (description, pinned to the load generator's core, nice value or None).
 PLACEMENTS = {
-    "pinned": "worker pinned to the load generator's core",
-    "unpinned": "worker unpinned",
+    "pinned": ("worker pinned to the load generator's core", True, None),
+    "unpinned": ("worker unpinned", False, None),
+    # Lowest CPU priority: the database and the load generator preempt the reports whenever they need a core.
+    "pinned-nice": ("worker pinned to the load generator's core, at nice 19", True, 19),
 }
+DEFAULT_PLACEMENTS = ("pinned", "unpinned")
 
 
-def log_path_text(path):
+def read_log(path):
     return Path(path).read_text(errors="replace")
 
 
@@ -153,12 +158,14 @@ def delete_jobs(bench, database):
 
 
 @contextmanager
-def celery_worker(bench, database, broker_url, core):
-    """A prefork worker for the reports queue (pinned to *core* unless None); stopped on the way out."""
+def celery_worker(bench, database, broker_url, core, nice=None):
+    """A prefork worker for the reports queue (pinned to *core* and niced unless None); stopped on the way out."""
     name = f"bench-reports-{os.getpid()}"
     log_path = bench.var_dir / f"celery-{name}-{core}.log"
     command = [PYTHON, "-m", "celery", "-A", "config", "worker", "-Q", JOB_QUEUE, "-c", str(RUNNING), "-P", "prefork"]
     command += ["-n", f"{name}@%h", "--loglevel", "INFO"]
+    if nice is not None:
+        command = ["nice", "-n", str(nice), *command]
     # Celery closes a pool process's connection after every task: a connection pool there would only churn.
     env = bench.django_env(database, CELERY_BROKER_URL=broker_url, DATABASE_POOL=0)
     with open(log_path, "w") as log_file:
@@ -173,23 +180,23 @@ def celery_worker(bench, database, broker_url, core):
     try:
         ready = f"{name}@{socket.gethostname()} ready."
         deadline = time.monotonic() + 90
-        while ready not in log_path_text(log_path):
+        while ready not in read_log(log_path):
             if process.poll() is not None:
-                raise RuntimeError(
-                    f"celery worker exited with {process.returncode}:\n{log_path_text(log_path)[-3000:]}"
-                )
+                raise RuntimeError(f"celery worker exited with {process.returncode}:\n{read_log(log_path)[-3000:]}")
             if time.monotonic() > deadline:
-                raise RuntimeError(f"celery worker not ready within 90 s:\n{log_path_text(log_path)[-3000:]}")
+                raise RuntimeError(f"celery worker not ready within 90 s:\n{read_log(log_path)[-3000:]}")
             time.sleep(0.1)
         yield process
     finally:
-        process.terminate()  # warm shutdown: the jobs were cancelled, so nothing is left to wait for
+        # The jobs of the phase have ended by now (ReportLoad cancels and waits), so the worker holds
+        # nothing worth Celery's warm shutdown, which takes several seconds: a short grace, then the group.
+        process.terminate()
         try:
-            process.wait(timeout=20)
+            process.wait(timeout=2)
         except subprocess.TimeoutExpired:
             pass
         try:
-            os.killpg(process.pid, signal.SIGKILL)  # pool processes a stopped worker left behind
+            os.killpg(process.pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
         process.wait()
@@ -266,7 +273,7 @@ class ReportLoad(threading.Thread):
         return [*self.ended, *list(self.active.values())]
 
     def wait_running(self, count, timeout=120):
-        """Wait until *count* jobs have started (and, with long reports, run side by side)."""
+        """Wait until *count* jobs have started: with reports of seconds, that many run side by side from then on."""
         deadline = time.monotonic() + timeout
         while sum(1 for status in self.statuses() if status.get("started_at")) < count:
             if self.error is not None:
@@ -333,8 +340,8 @@ def get_customer_under_reports(
                 rows.append(row)
                 reports = row.get("reports")
                 log(
-                    f"reports {placement:8} {state:4} c={conns:<3} {row['rps']:8.1f} req/s  p50 {row['p50_ms']:7.2f} ms  "
-                    f"p99 {row['p99_ms']:7.2f} ms  cores busy {row['cores_busy_pct']}"
+                    f"reports {placement:11} {state:4} c={conns:<3} {row['rps']:8.1f} req/s  "
+                    f"p50 {row['p50_ms']:7.2f} ms  p99 {row['p99_ms']:7.2f} ms  cores busy {row['cores_busy_pct']}"
                     + (f"  two reports running {reports['two_running_pct']}% of it" if reports else "")
                 )
     return rows
@@ -431,15 +438,28 @@ def summarize(rows):
 
 
 def reports_phase(
-    bench, database, *, spec_for_server, brokers, connections, duration, warmup, rounds, samples, arguments=None
+    bench,
+    database,
+    *,
+    spec_for_server,
+    brokers,
+    connections,
+    duration,
+    warmup,
+    rounds,
+    samples,
+    arguments=None,
+    placements=DEFAULT_PLACEMENTS,
 ):
     """The whole phase; *brokers* is [(label, broker URL)], the first one also carrying the load measurements.
 
     *spec_for_server(server)* returns wrk's (url, spec lines) for get_customer on that server; *arguments*
-    are the report's (default REPORT_ARGUMENTS).
+    are the report's (default REPORT_ARGUMENTS); *placements* name PLACEMENTS, the first one also used
+    for the latencies and the target. Without pinning (--no-pin, one core) the worker runs unpinned.
     """
     arguments = REPORT_ARGUMENTS if arguments is None else arguments
-    placements = ["pinned", "unpinned"] if bench.cores else ["unpinned"]
+    if not bench.cores:
+        placements = [name for name in placements if not PLACEMENTS[name][1]] or ["unpinned"]
     if bench.smoke:
         placements = placements[:1]
     worker_core = bench.cores[1] if bench.cores else None
@@ -456,7 +476,7 @@ def reports_phase(
             "connections": connections,
             "duration": duration,
             "rounds": rounds,
-            "placements": placements,
+            "placements": list(placements),
             "worker_core": worker_core,
         },
         "load": [],
@@ -467,9 +487,9 @@ def reports_phase(
         with bench.server(database, CELERY_BROKER_URL=broker_url) as server:
             spec = spec_for_server(server)
             for placement in placements if index == 0 else placements[:1]:
-                core = worker_core if placement == "pinned" else None
-                with celery_worker(bench, database, broker_url, core):
-                    log(f"reports: worker ready ({PLACEMENTS[placement]}, broker {label})")
+                description, pin, nice = PLACEMENTS[placement]
+                with celery_worker(bench, database, broker_url, worker_core if pin else None, nice):
+                    log(f"reports: worker ready ({description}, broker {label})")
                     # The first job of a fresh worker also imports and connects: run one, unmeasured.
                     job_latencies(
                         bench, database, server, key, arguments=arguments, broker=label, samples=1, quiet=True
@@ -510,7 +530,7 @@ def targets(reports):
     worst = max(lines, key=lambda line: line["p99_ratio"])
     return [
         {
-            "target": f"get_customer p99 while two reports run within 1.5x of idle ({PLACEMENTS[placement]})",
+            "target": f"get_customer p99 while two reports run within 1.5x of idle ({PLACEMENTS[placement][0]})",
             "measured": f"worst {worst['p99_ratio']:.2f}x ({worst['connections']} connection(s); "
             f"{worst['p99_ratio_min']:.2f}-{worst['p99_ratio_max']:.2f}x over {worst['rounds']} rounds)",
             "met": worst["p99_ratio"] <= 1.5,
@@ -523,9 +543,10 @@ def markdown(reports):
     cfg = reports["config"]
     out = [
         "",
-        f"Reports: {cfg['report']} {json.dumps(cfg['arguments'])} on a Celery worker (prefork, concurrency {cfg['concurrency']}, broker "
-        f"{cfg['load_broker']}), {cfg['outstanding']} jobs kept queued or running; get_customer over MCP "
-        f"{MODERN}, {cfg['duration']} s per point, idle and busy alternating, medians of {cfg['rounds']} rounds.",
+        f"Reports: {cfg['report']} {json.dumps(cfg['arguments'])} on a Celery worker (prefork, concurrency "
+        f"{cfg['concurrency']}, broker {cfg['load_broker']}), {cfg['outstanding']} jobs kept queued or running; "
+        f"get_customer over MCP {MODERN}, {cfg['duration']} s per point, idle and busy alternating, medians of "
+        f"{cfg['rounds']} rounds.",
         "",
         "| worker | conns | req/s idle / busy | p50 ms idle / busy | p99 ms idle / busy | p99 busy / idle (range) "
         "| two reports running | cores busy % idle → busy |",

@@ -1157,12 +1157,20 @@ def parse_args(argv=None):
         help="the reports phase's churn_risk_report arguments as JSON (default {}: as an agent calls it; "
         "'{\"min_score\": 60}': the same scoring, listing only high-risk customers)",
     )
+    parser.add_argument(
+        "--report-workers",
+        default="pinned,unpinned",
+        help="where the reports phase runs its worker, in turn: pinned (to wrk's core), unpinned, pinned-nice "
+        "(pinned, at nice 19); the first one also for the latencies and the target (default pinned,unpinned)",
+    )
     parser.add_argument("--output", help="JSON results file (default var/bench/results-<date>.json; smoke: none)")
     parser.add_argument("--markdown", help="also write the Markdown report to this file")
     return parser.parse_args(argv)
 
 
 def main(argv=None):
+    from bench import reports  # it imports helpers from bench.run, so not at the top of this module
+
     args = parse_args(argv)
     smoke = args.smoke
     args.customers = args.customers or (200 if smoke else 100_000)
@@ -1172,6 +1180,7 @@ def main(argv=None):
     operations = chosen(args.operations, OPERATIONS, "--operations")
     variants = chosen(args.variants, VARIANTS, "--variants")
     skip = set(filter(None, args.skip.split(",")))
+    report_workers = chosen(args.report_workers, reports.PLACEMENTS, "--report-workers", keep_order=True)
     bench = Bench(args)
     if args.database_url:
         main_db = Database(url=args.database_url)
@@ -1271,8 +1280,6 @@ def main(argv=None):
         if "stdio" not in skip:
             results["stdio"] = stdio_phase(bench, main_db, 1 if smoke else 5)
         if "reports" not in skip:
-            from bench import reports
-
             results["reports"] = reports.reports_phase(
                 bench,
                 main_db,
@@ -1284,6 +1291,7 @@ def main(argv=None):
                 rounds=1 if smoke else max(bench.repeat, 3),
                 samples=3 if smoke else 20,
                 arguments=args.report_arguments,
+                placements=report_workers,
             )
         results["targets"] = evaluate_targets(results)
     finally:
@@ -1330,15 +1338,15 @@ def report_brokers(args):
     return [("Redis", args.broker_url), embedded]
 
 
-def chosen(value, names, option):
-    """The names listed in *value* (comma-separated) in their canonical order, or all *names* when empty."""
+def chosen(value, names, option, keep_order=False):
+    """The names listed in *value* (comma-separated), in their canonical order or as listed; all *names* if empty."""
     if not value:
         return tuple(names)
     wanted = value.split(",")
     unknown = set(wanted) - set(names)
     if unknown:
         sys.exit(f"bench: unknown {option} {', '.join(sorted(unknown))}; choose from {', '.join(names)}")
-    return tuple(name for name in names if name in wanted)
+    return tuple(dict.fromkeys(wanted)) if keep_order else tuple(name for name in names if name in wanted)
 
 
 def _size_suffix(size):

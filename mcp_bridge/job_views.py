@@ -72,29 +72,28 @@ def job_status(request, user, job_id):
 
 
 def finished_job(user, job_id):
-    """(result, files) of a completed job *user* may see, or None."""
+    """The completed job *job_id* if *user* may see it, else None."""
     job = jobs.find_job(user, job_id)
-    if job is None or job.status != JobStatus.COMPLETED:
-        return None
-    return type(job)._default_manager.filter(pk=job.pk).values_list("result", "files").first()
+    return job if job is not None and job.status == JobStatus.COMPLETED else None
 
 
 @job_endpoint
 def job_result(request, user, job_id):
     """The whole result of a completed job, as JSON."""
-    finished = finished_job(user, job_id)
-    if finished is None:
+    job = finished_job(user, job_id)
+    if job is None:
         return not_found(job_id)
-    return HttpResponse(json.dumps(finished[0]), content_type="application/json")
+    return HttpResponse(json.dumps(jobs.stored(job, "result")), content_type="application/json")
 
 
 @job_endpoint
 def job_file(request, user, job_id, name):
     """A file the job attached (a CSV export, say), as a download."""
-    finished = finished_job(user, job_id)
-    if finished is None or name not in (finished[1] or {}):
+    job = finished_job(user, job_id)
+    files = jobs.stored(job, "files") if job is not None else None
+    if not files or name not in files:
         return not_found(job_id)
-    file = finished[1][name]
+    file = files[name]
     response = HttpResponse(file["text"], content_type=f"{file['mime_type']}; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{name}"'
     return response

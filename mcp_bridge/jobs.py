@@ -67,6 +67,7 @@ STATUS_FIELDS = (
     "finished_at",
     "expires_at",
     "celery_id",
+    "file_index",
 )
 
 
@@ -209,6 +210,10 @@ def finish(job, *, result=None, files=None, failure=None, error=None):
             "status": JobStatus.COMPLETED,
             "result": result,
             "files": files or {},
+            "file_index": [
+                {"name": name, "mime_type": file["mime_type"], "size": len(file["text"])}
+                for name, file in (files or {}).items()
+            ],
             "message": "Completed.",
             # Progress is written at most every PROGRESS_WRITE_INTERVAL: a finished job shows all of it done.
             "progress_done": Coalesce(F("progress_total"), F("progress_done")),
@@ -497,11 +502,11 @@ def next_step(job):
     return "It was cancelled; call the report again to start over."
 
 
-def status_of(job, request=None, *, result=None, files=None):
+def status_of(job, request=None, *, result=None):
     """The status answer of *job*: the same for get_job_status, jobs://{id} and GET /mcp/jobs/<id>.
 
     A completed job's *result* is put inline if its JSON is at most JOB_INLINE_RESULT_CHARS long;
-    its *files* (name -> {"mime_type", "text"}) are listed as links.
+    its files are listed as links (from its file index: their text is never loaded here).
     """
     answer = {
         "job_id": job.pk,
@@ -530,13 +535,11 @@ def status_of(job, request=None, *, result=None, files=None):
                 answer["result_size"] = len(text)
         answer["files"] = [
             {
-                "name": name,
-                "mime_type": file["mime_type"],
-                "size": len(file["text"]),
-                "uri": f"jobs://{job.pk}/files/{name}",
-                "url": absolute_url(request, job_path(job.pk, "files", name)),
+                **file,
+                "uri": f"jobs://{job.pk}/files/{file['name']}",
+                "url": absolute_url(request, job_path(job.pk, "files", file["name"])),
             }
-            for name, file in (files or {}).items()
+            for file in job.file_index
         ]
     answer["next"] = next_step(job)
     return answer
@@ -547,14 +550,16 @@ def load_status(user, job_id, request=None):
     job = find_job(user, job_id)
     if job is None:
         return None
-    result = files = None
+    result = None
     if job.status == JobStatus.COMPLETED:
         # One more query for what only a completed job has; a poll of a running job never loads it.
-        result, files = type(job)._default_manager.filter(pk=job.pk).values_list("result", "files").first() or (
-            None,
-            None,
-        )
-    return status_of(job, request, result=result, files=files)
+        result = stored(job, "result")
+    return status_of(job, request, result=result)
+
+
+def stored(job, field):
+    """The value of *job*'s *field* ("result" or "files"), read on its own: either may be megabytes."""
+    return type(job)._default_manager.filter(pk=job.pk).values_list(field, flat=True).first()
 
 
 # -- housekeeping -----------------------------------------------------------------------------------------

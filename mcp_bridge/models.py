@@ -188,6 +188,8 @@ class AbstractJob(models.Model):
     result = models.JSONField(_("result"), null=True, blank=True)
     #: Files the report attached: {name: {"mime_type": ..., "text": ...}}.
     files = models.JSONField(_("files"), default=dict, blank=True)
+    #: What a status lists of the files without loading them: [{"name", "mime_type", "size"}].
+    file_index = models.JSONField(_("file index"), default=list, blank=True)
     #: Why it failed: {"message": ...} for an error the agent can act on; with a JSON-RPC "code" for a
     #: protocol error (an MCP task's `failed` status).
     error = models.JSONField(_("error"), null=True, blank=True)

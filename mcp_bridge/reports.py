@@ -202,7 +202,7 @@ def run_report(job):
 
 
 # -- results as the tools/call would have returned them ------------------------------------------------
-def tool_result_of(job, result, files):
+def tool_result_of(job, result):
     """The CallToolResult (wire form) of a finished job: what the report's tools/call would have returned.
 
     A failure the agent can act on is an `isError` result; a large result is a link, not inline text;
@@ -231,12 +231,12 @@ def tool_result_of(job, result, files):
                 "mimeType": "application/json",
             },
         ]
-    for name, file in (files or {}).items():
+    for file in job.file_index:
         answer["content"].append(
             {
                 "type": "resource_link",
-                "uri": f"jobs://{job.pk}/files/{name}",
-                "name": name,
+                "uri": f"jobs://{job.pk}/files/{file['name']}",
+                "name": file["name"],
                 "mimeType": file["mime_type"],
             }
         )
@@ -337,17 +337,17 @@ def job_resource_templates(reports):
             raise ToolError("not found")
         return answer
 
-    def finished_part(request, job_id):
+    def finished_part(request, job_id, field):
         job = jobs.find_job(request.user, job_id)
         if job is None or job.status != JobStatus.COMPLETED:
             raise ToolError("not found")
-        return type(job)._default_manager.filter(pk=job.pk).values_list("result", "files").first()
+        return jobs.stored(job, field)
 
     def result(request, job_id):
-        return finished_part(request, job_id)[0]
+        return finished_part(request, job_id, "result")
 
     def file(request, job_id, name):
-        files = finished_part(request, job_id)[1] or {}
+        files = finished_part(request, job_id, "files") or {}
         if name not in files:
             raise ToolError("not found")
         return files[name]["text"]

@@ -82,8 +82,7 @@ def detailed_task(job):
     if task["status"] == "input_required":
         task["inputRequests"] = job.input_requests
     elif task["status"] == "completed":
-        result, files = type(job)._default_manager.filter(pk=job.pk).values_list("result", "files").first()
-        task["result"] = tool_result_of(job, result, files)
+        task["result"] = tool_result_of(job, jobs.stored(job, "result"))
     elif task["status"] == "failed":
         task["error"] = {key: value for key, value in job.error.items() if key in ("code", "message", "data")}
     return {"resultType": "complete", **task}
