@@ -57,6 +57,12 @@ class MissingClientCapability(Exception):
         self.capability = capability
 
 
+def declares_extension(ctx, identifier):
+    """True if the request in *ctx* declares the extension *identifier* in its client capabilities."""
+    capabilities = ctx.session.client_capabilities
+    return capabilities is not None and identifier in (capabilities.extensions or {})
+
+
 def elicit_request(message, requested_schema):
     """An elicitation to put in CallContext.ask()."""
     return types.ElicitRequest(params=types.ElicitRequestFormParams(message=message, requested_schema=requested_schema))
@@ -96,10 +102,7 @@ class CallContext:
 
         Declared per request, in its `_meta`; handshake-era clients have no extensions to declare.
         """
-        if not self.modern:
-            return False
-        capabilities = self._ctx.session.client_capabilities
-        return capabilities is not None and identifier in (capabilities.extensions or {})
+        return self.modern and declares_extension(self._ctx, identifier)
 
     def ask(self, requests, state=None):
         """Return the client's answers to *requests* ({key: ElicitRequest | CreateMessageRequest | ...}).

@@ -25,7 +25,7 @@ from django.apps import apps
 from django.core.exceptions import ImproperlyConfigured
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db.models import F, Q
+from django.db.models import F
 from django.db.models.functions import Coalesce
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
@@ -167,7 +167,7 @@ def execute_job(job_id, celery_id):
     Job = job_model()
     now = timezone.now()
     claimed = Job.objects.filter(
-        Q(status=JobStatus.QUEUED) | Q(status=JobStatus.RUNNING), pk=job_id, celery_id=celery_id
+        pk=job_id, celery_id=celery_id, status__in=(JobStatus.QUEUED, JobStatus.RUNNING)
     ).update(
         status=JobStatus.RUNNING,
         attempts=F("attempts") + 1,
@@ -192,9 +192,7 @@ def transition(job, *, leaving, **changes):
     """Move *job* out of a status in *leaving* (by this worker's claim); return False if it had already moved."""
     now = timezone.now()
     changes.setdefault("updated_at", now)
-    updated = (
-        type(job)._default_manager.filter(pk=job.pk, status__in=leaving, celery_id=job.celery_id).update(**changes)
-    )
+    updated = type(job).objects.filter(pk=job.pk, status__in=leaving, celery_id=job.celery_id).update(**changes)
     return bool(updated)
 
 
@@ -363,7 +361,7 @@ def answer(job, responses):
 
     Job = type(job)
     with transaction.atomic():
-        job = Job._default_manager.select_for_update().filter(pk=job.pk).first()
+        job = Job.objects.select_for_update().filter(pk=job.pk).first()
         if job is None or job.status != JobStatus.INPUT_REQUIRED:
             return False
         outstanding = dict(job.input_requests)
@@ -395,7 +393,7 @@ def answer(job, responses):
             )
             logger.warning("Could not queue job %s to continue", job.pk, exc_info=True)
             now = timezone.now()
-            Job._default_manager.filter(pk=job.pk, status=JobStatus.QUEUED).update(
+            Job.objects.filter(pk=job.pk, status=JobStatus.QUEUED).update(
                 status=JobStatus.FAILED, error={"message": message}, message=message, finished_at=now, updated_at=now
             )
     return resume
@@ -406,7 +404,7 @@ def cancel(job, reason="Cancelled."):
     now = timezone.now()
     cancelled = (
         type(job)
-        ._default_manager.filter(pk=job.pk, status__in=AbstractJob.ACTIVE)
+        .objects.filter(pk=job.pk, status__in=AbstractJob.ACTIVE)
         .update(status=JobStatus.CANCELLED, message=reason, finished_at=now, updated_at=now, input_requests={})
     )
     if cancelled and job.celery_id:
@@ -441,7 +439,7 @@ def find_job(user, job_id, *, fields=STATUS_FIELDS):
     """The job *job_id* if *user* may see it, else None (a hidden job looks exactly like a missing one)."""
     if not isinstance(job_id, str) or not job_id or len(job_id) > 64:
         return None
-    job = job_model()._default_manager.filter(pk=job_id, expires_at__gt=timezone.now()).only(*fields).first()
+    job = job_model().objects.filter(pk=job_id, expires_at__gt=timezone.now()).only(*fields).first()
     return job if job is not None and may_see(user, job) else None
 
 
@@ -559,7 +557,7 @@ def load_status(user, job_id, request=None):
 
 def stored(job, field):
     """The value of *job*'s *field* ("result" or "files"), read on its own: either may be megabytes."""
-    return type(job)._default_manager.filter(pk=job.pk).values_list(field, flat=True).first()
+    return type(job).objects.filter(pk=job.pk).values_list(field, flat=True).first()
 
 
 # -- housekeeping -----------------------------------------------------------------------------------------
@@ -567,10 +565,10 @@ def sweep(now=None):
     """Delete expired jobs; queue again (or fail) running jobs whose worker vanished. Returns (deleted, requeued)."""
     Job = job_model()
     now = now or timezone.now()
-    deleted, _ = Job._default_manager.filter(expires_at__lte=now).delete()
+    deleted, _ = Job.objects.filter(expires_at__lte=now).delete()
     requeued = 0
     silent_since = now - timedelta(seconds=mcp_settings.JOB_LOST_AFTER)
-    for job in Job._default_manager.filter(status=JobStatus.RUNNING, heartbeat_at__lt=silent_since):
+    for job in Job.objects.filter(status=JobStatus.RUNNING, heartbeat_at__lt=silent_since):
         report = report_for(job)
         limit = (report.time_limit if report is not None else mcp_settings.JOB_TIME_LIMIT) or 0
         if job.heartbeat_at > silent_since - timedelta(seconds=limit):
@@ -581,12 +579,12 @@ def sweep(now=None):
                 if report is not None
                 else f"The report {job.tool} no longer exists."
             )
-            Job._default_manager.filter(pk=job.pk, status=JobStatus.RUNNING, celery_id=job.celery_id).update(
+            Job.objects.filter(pk=job.pk, status=JobStatus.RUNNING, celery_id=job.celery_id).update(
                 status=JobStatus.FAILED, error={"message": message}, message=message, finished_at=now, updated_at=now
             )
             continue
         celery_id = str(uuid.uuid4())
-        moved = Job._default_manager.filter(pk=job.pk, status=JobStatus.RUNNING, celery_id=job.celery_id).update(
+        moved = Job.objects.filter(pk=job.pk, status=JobStatus.RUNNING, celery_id=job.celery_id).update(
             status=JobStatus.QUEUED, celery_id=celery_id, message="Its worker was lost: queued again.", updated_at=now
         )
         if moved:
@@ -596,7 +594,7 @@ def sweep(now=None):
                 requeued += 1
             except Exception:
                 logger.warning("Could not queue job %s again; the next sweep tries again", job.pk, exc_info=True)
-                Job._default_manager.filter(pk=job.pk, status=JobStatus.QUEUED, celery_id=celery_id).update(
+                Job.objects.filter(pk=job.pk, status=JobStatus.QUEUED, celery_id=celery_id).update(
                     status=JobStatus.RUNNING, heartbeat_at=job.heartbeat_at
                 )
     if deleted or requeued:

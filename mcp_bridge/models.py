@@ -166,6 +166,8 @@ class AbstractJob(models.Model):
     """
 
     Status = JobStatus
+    #: Declared here, so mcp_bridge reaches any project's job model by the same public name.
+    objects = models.Manager()
     ACTIVE = (JobStatus.QUEUED, JobStatus.RUNNING, JobStatus.INPUT_REQUIRED)
     FINISHED = (JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELLED)
 

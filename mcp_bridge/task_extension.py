@@ -24,6 +24,7 @@ from pydantic import Field
 
 from . import jobs
 from .conf import mcp_settings
+from .context import declares_extension
 from .models import JobStatus
 from .reports import TASKS_EXTENSION, tool_result_of
 
@@ -88,16 +89,11 @@ def detailed_task(job):
     return {"resultType": "complete", **task}
 
 
-def declares_tasks(ctx):
-    capabilities = ctx.session.client_capabilities
-    return capabilities is not None and TASKS_EXTENSION in (capabilities.extensions or {})
-
-
 def check_client(ctx):
     """Refuse tasks/* unless this 2026-07-28 request declared the extension (checked before any lookup)."""
     if ctx.protocol_version not in MODERN_PROTOCOL_VERSIONS:
         raise MCPError(code=types.METHOD_NOT_FOUND, message="Method not found")
-    if not declares_tasks(ctx):
+    if not declares_extension(ctx, TASKS_EXTENSION):
         raise MCPError(
             code=types.MISSING_REQUIRED_CLIENT_CAPABILITY,
             message=f"Missing required client capability: declare the {TASKS_EXTENSION} extension in _meta.",
