@@ -28,8 +28,8 @@ $(LOWEST)/.installed: pyproject.toml requirements.txt requirements-dev.txt .ci/l
 	$(LOWEST)/bin/python -m pip install --quiet -r $(LOWEST)/requirements.txt
 	touch $@
 
-# What the tests use beyond Python: the pinned Node clients (tests/external, npm ci) and wrk (bench smoke
-# run). Installed here, never by a test.
+# What the tests use beyond Python: the pinned Node clients (tests/external, npm ci), wrk (bench smoke
+# run) and Debian's chromium (the OAuth consent flow, driven by Playwright). Installed here, never by a test.
 NODE_TOOLS := tests/external/node_modules/.mcp-bridge-installed
 
 $(NODE_TOOLS): tests/external/package-lock.json | $(VENV)/.installed
@@ -39,9 +39,14 @@ wrk:
 	@command -v wrk >/dev/null 2>&1 || { export DEBIAN_FRONTEND=noninteractive; \
 	  apt-get install -y -qq wrk >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq wrk; }; }
 
+# Debian's build, not Playwright's own download: tests/browser.py launches /usr/bin/chromium.
+browser:
+	@test -x /usr/bin/chromium || { export DEBIAN_FRONTEND=noninteractive; \
+	  apt-get install -y -qq chromium >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq chromium; }; }
+
 install: $(VENV)/.installed
 
-test-tools: install $(LOWEST)/.installed $(NODE_TOOLS) wrk
+test-tools: install $(LOWEST)/.installed $(NODE_TOOLS) wrk browser
 
 # The server, a Celery worker (reports run there) and Celery beat (the job sweep) run together; Ctrl-C or
 # SIGTERM stops all three, and so does any one of them exiting. The worker and beat log under VAR_DIR; the
@@ -82,4 +87,4 @@ bench: install wrk
 bench-smoke: install wrk
 	$(BIN)/python bench/run.py --smoke
 
-.PHONY: install test-tools wrk demo lint test test-lowest bench bench-smoke
+.PHONY: install test-tools wrk browser demo lint test test-lowest bench bench-smoke

@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Benchmark mcp_bridge against the Django views a user would write by hand for the same calls.
 
-    .venv/bin/python bench/run.py            # full run on PostgreSQL (~30 min; see BENCHMARKS.md)
+    .venv/bin/python bench/run.py            # full run on PostgreSQL (~50 min; see BENCHMARKS.md)
     .venv/bin/python bench/run.py --smoke    # a few seconds per case on tiny data: checks it works
 
 What it does:
@@ -22,6 +22,8 @@ What it does:
 7. Reports (bench/reports.py): get_customer idle and while two churn_risk_report jobs run on a Celery
    worker (pinned to the load generator's core, then unpinned), and how long a job waits for a worker
    and for the poll that sees it end, on Redis and on the embedded filesystem broker.
+8. OAuth (bench/oauth.py): the main table's MCP cases with an OAuth access token beside the API key,
+   in one run on the same servers, and the first call with a fresh credential of each kind.
 
 Results go to stdout (Markdown tables) and to a JSON file (--output). This is a tool, not a test:
 the smoke mode's only job is to prove every part produces a result.
@@ -245,6 +247,7 @@ class Bench:
             "memory": {},
             "stdio": {},
             "reports": {},
+            "oauth": {},
         }
 
     # -- environment and processes ------------------------------------------------------------
@@ -618,63 +621,92 @@ def main_matrix(
     operations=None,
     variants=VARIANTS,
     repeat=None,
+    credentials=None,
 ):
+    """Measure every operation x variant x connection count; return one row per case and count.
+
+    *credentials* ({name: bearer token}, default {"api_key": *key*}) are what every variant but the bare
+    view (which takes none) is measured with, each as a case of its own, rotated with the others; rows
+    name theirs in "credential" (None for the bare view). A token bound to one server (an OAuth token's
+    resource) is given as {server base URL: token}.
+    """
     import httpx2
 
     rows = []
     operations = operations or list(OPERATIONS)
+    credentials = credentials or {"api_key": key}
     with httpx2.Client(timeout=30) as client:
-        sessions = (
-            [open_session(client, server_a, key) for _ in range(max(connections))]
+        # A 2025-era session is bound to the credential that opened it.
+        sessions = {
+            name: [open_session(client, server_a, credential_at(token, server_a)) for _ in range(max(connections))]
             if "mcp-2025-session" in variants
             else []
-        )
+            for name, token in credentials.items()
+        }
         for operation in operations:
-            cases = variants_of(operation, variants)
+            cases = [
+                (variant, None if variant == "bare" else name)
+                for variant in variants_of(operation, variants)
+                for name in ([None] if variant == "bare" else credentials)
+            ]
             answers = {}
-            for variant in cases:
+            for variant, name in cases:
                 server = server_b if variant == "mcp-2025-json" else server_a
-                answers[variant] = check_case(
+                token = credential_at(credentials[name], server) if name else key
+                case_sessions = sessions[name] if name and variant == "mcp-2025-session" else []
+                answers[variant, name] = check_case(
                     client,
                     server,
                     variant,
                     operation,
-                    key,
-                    session=sessions[0] if sessions and variant == "mcp-2025-session" else None,
+                    token,
+                    session=case_sessions[0] if case_sessions else None,
                     customer_id=id_range[0] + 1,
                 )
                 if warmup:
-                    url, spec = spec_for(server, variant, operation, key, sessions=sessions, id_range=id_range)
+                    url, spec = spec_for(server, variant, operation, token, sessions=case_sessions, id_range=id_range)
                     bench.wrk_run(url, spec, max(connections), warmup, pid=server.pid)
-            check_same_rows(operation, answers)
+            for name in credentials:
+                check_same_rows(operation, {v: ids for (v, n), ids in answers.items() if n in (name, None)})
             for level, conns in enumerate(connections):
-                samples = {variant: [] for variant in cases}
+                samples = {case: [] for case in cases}
                 for round_ in range(repeat or bench.repeat):
-                    # Rotate the order, so no variant always follows the heaviest run.
+                    # Rotate the order, so no case always follows the heaviest run.
                     shift = (level + round_) % len(cases)
-                    for variant in cases[shift:] + cases[:shift]:
+                    for variant, name in cases[shift:] + cases[:shift]:
                         server = server_b if variant == "mcp-2025-json" else server_a
-                        url, spec = spec_for(server, variant, operation, key, sessions=sessions, id_range=id_range)
-                        samples[variant].append(bench.wrk_run(url, spec, conns, duration, pid=server.pid))
-                for variant in cases:
-                    result = _median_result(samples[variant])
+                        token = credential_at(credentials[name], server) if name else key
+                        case_sessions = sessions[name] if name and variant == "mcp-2025-session" else []
+                        url, spec = spec_for(
+                            server, variant, operation, token, sessions=case_sessions, id_range=id_range
+                        )
+                        samples[variant, name].append(bench.wrk_run(url, spec, conns, duration, pid=server.pid))
+                for variant, name in cases:
+                    result = _median_result(samples[variant, name])
                     rows.append(
                         {
                             "size": size_label,
                             "operation": operation,
                             "variant": variant,
+                            "credential": name,
                             "connections": conns,
-                            "returned": len(answers[variant]),
+                            "returned": len(answers[variant, name]),
                             **result,
                         }
                     )
+                    label = variant if len(credentials) == 1 or name is None else f"{variant} {name}"
                     log(
-                        f"{size_label:>9} {operation:18} {variant:17} c={conns:<3} {result['rps']:8.1f} req/s  "
+                        f"{size_label:>9} {operation:18} {label:24} c={conns:<3} {result['rps']:8.1f} req/s  "
                         f"p50 {result['p50_ms']:7.2f} ms  p99 {result['p99_ms']:7.2f} ms  "
                         f"CPU {result['cpu_us']:7.1f} µs/call  errors {result['errors']}"
-                        + (f"  (median of {len(samples[variant])})" if len(samples[variant]) > 1 else "")
+                        + (f"  (median of {len(samples[variant, name])})" if len(samples[variant, name]) > 1 else "")
                     )
     return rows
+
+
+def credential_at(credential, server):
+    """The bearer token of *credential* for *server*: the token itself, or the one of {base URL: token}."""
+    return credential[server.base] if isinstance(credential, dict) else credential
 
 
 def _median_result(samples):
@@ -1010,9 +1042,12 @@ def markdown(results):
         f"{cfg.get('duration')} s per point (median of {cfg.get('repeat', 1)} runs in rotating order in the main table); server pinned to core {cfg.get('server_core')}, wrk to core {cfg.get('wrk_core')}. "
         "Server CPU: user + system time of the server process per completed call."
     )
-    out.append("")
-    out.append("| operation | conns | variant | req/s | x bare | x same-work | p50 ms | p99 ms | server CPU µs/call |")
-    out.append("|---|---:|---|---:|---:|---:|---:|---:|---:|")
+    if results["throughput"]:
+        out.append("")
+        out.append(
+            "| operation | conns | variant | req/s | x bare | x same-work | p50 ms | p99 ms | server CPU µs/call |"
+        )
+        out.append("|---|---:|---|---:|---:|---:|---:|---:|---:|")
     for (size, operation, connections), cell in ratio_table(results["throughput"]).items():
         if size != cfg["size_label"]:
             continue
@@ -1082,6 +1117,10 @@ def markdown(results):
         from bench import reports
 
         out += reports.markdown(results["reports"])
+    if results.get("oauth"):
+        from bench import oauth
+
+        out += oauth.markdown(results["oauth"])
     if results.get("targets"):
         out.append("")
         out.append("| target | measured | met |")
@@ -1124,7 +1163,12 @@ def parse_args(argv=None):
     )
     parser.add_argument("--models", help="exposed-model counts for tools/list scaling (default 5,15,50)")
     parser.add_argument(
-        "--skip", default="", help="comma-separated phases to skip: matrix,scaling,tools,memory,stdio,reports"
+        "--skip", default="", help="comma-separated phases to skip: matrix,scaling,tools,memory,stdio,reports,oauth"
+    )
+    parser.add_argument(
+        "--oauth-samples",
+        type=int,
+        help="fresh credentials of each kind whose first call the OAuth phase times (default 20; smoke 3)",
     )
     parser.add_argument("--reseed", action="store_true", help="reseed even when the database already has the data")
     parser.add_argument("--no-pin", action="store_true", help="do not pin server and wrk to cores")
@@ -1292,6 +1336,21 @@ def main(argv=None):
                 samples=3 if smoke else 20,
                 arguments=args.report_arguments,
                 placements=report_workers,
+            )
+        if "oauth" not in skip:
+            from bench import oauth
+
+            results["oauth"] = oauth.oauth_phase(
+                bench,
+                main_db,
+                key,
+                id_range,
+                connections=connections,
+                duration=duration,
+                warmup=warmup,
+                operations=[op for op in (oauth.SMOKE_OPERATIONS if smoke else oauth.OPERATIONS) if op in operations],
+                variants=[variant for variant in oauth.VARIANTS if variant in variants],
+                cold_samples=args.oauth_samples or (3 if smoke else 20),
             )
         results["targets"] = evaluate_targets(results)
     finally:

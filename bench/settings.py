@@ -8,6 +8,8 @@ Never used by the product: `python bench/run.py` starts servers with DJANGO_SETT
   load generator never trips it: BENCH_CALL_RATE, default 100000000/min.
 - The demo's reports keep their own limit too, raised from REPORT_THROTTLE_RATE's 5/hour so that the
   reports phase can keep two running for minutes: BENCH_REPORT_RATE, default 100000/min.
+- BENCH_RECORDING=0 turns the audit trail and the metrics off, to measure what recording calls costs
+  (BENCHMARKS.md, "The audit trail's cost"); both are on otherwise, as in the demo.
 """
 
 import os
@@ -23,6 +25,8 @@ MCP_BRIDGE = {
         "churn_risk_report": os.environ.get("BENCH_REPORT_RATE", "100000/min"),
         "revenue_report": os.environ.get("BENCH_REPORT_RATE", "100000/min"),
     },
+    "AUDIT": os.environ.get("BENCH_RECORDING", "1") != "0",
+    "METRICS": None if os.environ.get("BENCH_RECORDING", "1") != "0" else False,
 }
 
 INSTALLED_APPS = [*INSTALLED_APPS, "bench"]

@@ -30,7 +30,7 @@ from django.views.decorators.csrf import csrf_exempt
 from rest_framework.utils.encoders import JSONEncoder
 
 from customers.models import Customer
-from mcp_bridge.authentication import authenticate_token, remember_principal, remembered_principal
+from mcp_bridge.authentication import authenticate, remember_principal, remembered_principal
 from mcp_bridge.exceptions import AuthenticationFailed
 from mcp_bridge.permissions import access_generation, prime_permissions
 from mcp_bridge.sites import site as mcp_site
@@ -46,15 +46,14 @@ CUSTOMER_ORDERING = ("-created", "-id")
 
 
 def _user(request):
-    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
-    token = token.strip()
-    if scheme.lower() != "bearer" or not token:
+    authorization = request.headers.get("Authorization")
+    if not authorization:
         return None
     try:
-        principal = remembered_principal(token)
+        principal = remembered_principal(authorization)
         if principal is None:
-            principal = authenticate_token(token)
-            remember_principal(token, principal)
+            principal = authenticate(request)
+            remember_principal(authorization, principal)
         generation, _ = access_generation()
         user = principal.load_user(generation)
     except AuthenticationFailed:

@@ -24,13 +24,14 @@ required(
 )
 
 from .settings import *  # noqa: E402,F403  (SECRET_KEY: DJANGO_SECRET_KEY)
-from .settings import MCP_BRIDGE, MIDDLEWARE, env_bool  # noqa: E402
+from .settings import MCP_BRIDGE, env_bool  # noqa: E402
 
 DEBUG = False
 required("DATABASE_URL")  # settings.database_settings() reads it, with the pool on
 required("REDIS_URL")  # settings.CACHES reads it
 
-MIDDLEWARE = [MIDDLEWARE[0], "whitenoise.middleware.WhiteNoiseMiddleware", *MIDDLEWARE[1:]]
+STATIC_ROOT = VAR_DIR / "static"  # noqa: F405  (from .settings)
+WHITENOISE_USE_FINDERS = False  # collectstatic has gathered them into STATIC_ROOT
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},

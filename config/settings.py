@@ -12,6 +12,8 @@ import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 from django.core.management.utils import get_random_secret_key
 
+from mcp_bridge.conf import DEFAULTS as MCP_BRIDGE_DEFAULTS
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("VAR_DIR", BASE_DIR / "var"))
 VAR_DIR.mkdir(parents=True, exist_ok=True)
@@ -75,6 +77,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # The admin's and the OAuth pages' CSS under uvicorn with DEBUG off (runserver is not used here).
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -164,7 +168,9 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = VAR_DIR / "static"
+# The demo serves static files straight from the apps (no collectstatic); production.py collects them
+# into STATIC_ROOT.
+WHITENOISE_USE_FINDERS = True
 
 # Celery: a broker that needs no server by default; Redis or RabbitMQ via CELERY_BROKER_URL.
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL") or "filesystem://"
@@ -215,11 +221,30 @@ CELERY_BEAT_SCHEDULE = {
         "task": "mcp_bridge.sweep_jobs",
         "schedule": float(os.environ.get("JOB_SWEEP_INTERVAL", 60)),
     },
+    # Deletes expired OAuth tokens and stale client registrations (manage.py mcp_oauth_cleanup).
+    "mcp-bridge-oauth-cleanup": {
+        "task": "mcp_bridge.oauth_cleanup",
+        "schedule": float(os.environ.get("OAUTH_CLEANUP_INTERVAL", 3600)),
+    },
+    # Deletes audit rows older than MCP_BRIDGE['AUDIT_RETENTION_DAYS'] (manage.py mcp_audit cleanup).
+    "mcp-bridge-audit-cleanup": {
+        "task": "mcp_bridge.audit_cleanup",
+        "schedule": float(os.environ.get("AUDIT_CLEANUP_INTERVAL", 86400)),
+    },
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
+# Not an app's `tasks` module, so not autodiscovered: the OAuth housekeeping task.
+CELERY_IMPORTS = ["mcp_bridge.oauth.tasks"]
 
 MCP_BRIDGE = {
     "SERVER_NAME": "mcp-bridge-demo",
+    "SERVER_TITLE": "Acme support (demo)",
+    # OAuth 2.1 access tokens from this project's authorization server (django-oauth-toolkit), and the
+    # API keys issued in the admin. The first class's challenge answers requests without credentials.
+    "AUTHENTICATION_CLASSES": [
+        "mcp_bridge.oauth.authentication.OAuth2Authentication",
+        "mcp_bridge.authentication.ApiKeyAuthentication",
+    ],
     "INSTRUCTIONS": (
         "Customer support and commerce data for Acme Ltd. Find customers with search_customers, "
         "read one with get_customer, and use issue_refund / update_ticket_status for changes."
@@ -232,6 +257,65 @@ MCP_BRIDGE = {
     "FREEZE_GC_AT_STARTUP": True,
     # Reports run on Celery workers; their jobs are rows of tasks.Job.
     "JOB_MODEL": "tasks.Job",
+    # Prometheus may scrape /mcp/metrics with this bearer token (staff sessions may too).
+    "METRICS_TOKEN": os.environ.get("MCP_METRICS_TOKEN") or None,
+}
+
+# Behind a proxy that terminates TLS, Django must know the original scheme and host: the OAuth
+# metadata, the issuer and the canonical resource are built from them. Trust the proxy's headers only
+# when one is in front (it must set them, and strip them from clients).
+if env_bool("DJANGO_SECURE_PROXY_SSL_HEADER"):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+USE_X_FORWARDED_HOST = env_bool("DJANGO_USE_X_FORWARDED_HOST")
+
+# OAuth 2.1 authorization server for remote MCP clients (django-oauth-toolkit; see docs/oauth.md).
+# Users sign in for the consent page here: any active user, not only staff.
+LOGIN_URL = "mcp_oauth_login"
+OAUTH2_PROVIDER = {
+    # The scopes of MCP_BRIDGE['OAUTH_SCOPES'], with the words the consent page shows.
+    "SCOPES": MCP_BRIDGE_DEFAULTS["OAUTH_SCOPES"],
+    "DEFAULT_SCOPES": ["mcp:read"],
+    # OAuth 2.1 and RFC 9700: PKCE with S256 only, no implicit or password grant, no token in the query
+    # string, the issuer in authorization responses (RFC 9207), tokens stored only as checksums.
+    "PKCE_REQUIRED": True,
+    "COMPLIANT_BCP_RFC9700_PKCE_METHOD": True,
+    "COMPLIANT_BCP_RFC9700_PKCE_REQUIRED": True,
+    "COMPLIANT_BCP_RFC9700_IMPLICIT_GRANT": True,
+    "COMPLIANT_BCP_RFC9700_PASSWORD_GRANT": True,
+    "COMPLIANT_BCP_RFC9700_ACCESS_TOKEN_TRANSPORT": True,
+    "COMPLIANT_BCP_RFC9700_AUTHZ_RESPONSE_ISS": True,
+    "COMPLIANT_BCP_RFC9700_TOKEN_STORAGE": True,
+    "COMPLIANT_BCP_RFC9700_REFRESH_TOKEN": True,
+    "COMPLIANT_BCP_RFC9700_REDIRECT_URI_MATCHING": True,
+    # Left False: http stays allowed for loopback redirects (RFC 8252; Claude Code, MCP Inspector), which
+    # this gate would make a deploy-check error. Registration allows http only to loopback hosts.
+    "COMPLIANT_BCP_RFC9700_REDIRECT_URI_SCHEME": False,
+    # Public clients get a new refresh token on every refresh; replaying an old one revokes the family.
+    "ROTATE_REFRESH_TOKEN": True,
+    "REFRESH_TOKEN_REUSE_PROTECTION": True,
+    "ACCESS_TOKEN_EXPIRE_SECONDS": 3600,
+    "REFRESH_TOKEN_EXPIRE_SECONDS": 30 * 86400,
+    "ALLOW_LOCALHOST_LOOPBACK": True,
+    "ALLOWED_REDIRECT_URI_SCHEMES": ["http", "https", "cursor", "vscode"],  # OAUTH_NATIVE_REDIRECT_SCHEMES
+    "OAUTH2_RESPONSE_TYPES_SUPPORTED": ["code"],
+    "OAUTH2_GRANT_TYPES_SUPPORTED": ["authorization_code", "refresh_token"],
+    "OAUTH2_TOKEN_ENDPOINT_AUTH_METHODS_SUPPORTED": ["none", "client_secret_basic", "client_secret_post"],
+    # Clients register themselves (RFC 7591) or are described by a metadata document at their client_id
+    # URL (CIMD); mcp_bridge's registration view limits redirect URIs and the rate per address.
+    "DCR_ENABLED": True,
+    "DCR_REGISTRATION_PERMISSION_CLASSES": ("oauth2_provider.dcr.AllowAllDCRPermission",),
+    "CIMD_ENABLED": True,
+    "CIMD_METADATA_FETCHER": "mcp_bridge.oauth.registration.MetadataFetcher",  # the same redirect URI policy
+    # Every authorization code is bound to this server's MCP endpoint (RFC 8707).
+    "OAUTH2_VALIDATOR_CLASS": "mcp_bridge.oauth.validators.McpOAuth2Validator",
+    # The issuer is this site's origin, as the request shows it (SECURE_PROXY_SSL_HEADER and
+    # USE_X_FORWARDED_HOST above), unless OAUTH_ISSUER names it.
+    **({"OIDC_ISS_ENDPOINT": os.environ["OAUTH_ISSUER"]} if os.environ.get("OAUTH_ISSUER") else {}),
+    "APPLICATION_ADMIN_CLASS": "mcp_bridge.oauth.admin.ApplicationAdmin",
+    "ACCESS_TOKEN_ADMIN_CLASS": "mcp_bridge.oauth.admin.AccessTokenAdmin",
+    "REFRESH_TOKEN_ADMIN_CLASS": "mcp_bridge.oauth.admin.RefreshTokenAdmin",
+    "GRANT_ADMIN_CLASS": "mcp_bridge.oauth.admin.GrantAdmin",
+    "ID_TOKEN_ADMIN_CLASS": "mcp_bridge.oauth.admin.IDTokenAdmin",
 }
 
 LOGGING = {

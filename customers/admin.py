@@ -6,9 +6,12 @@ from django.utils import timezone
 
 import mcp_bridge
 from mcp_bridge import McpAdminMixin, ToolError
+from mcp_bridge.rules import MaxDateRange, MustExist
 
+from .limits import REFUND_LIMITS, lock_user
 from .models import LARGE_REFUND_THRESHOLD, Customer, Order, Refund, SupportTicket
 from .reports import HIGH_RISK, MEDIUM_RISK, churn_risk, months_between, revenue_by_country_month, revenue_csv
+from .rules import reopening_needs_a_note
 from .serializers import (
     MAX_REPORT_MONTHS,
     ChurnRiskReportInput,
@@ -132,6 +135,8 @@ class OrderAdmin(HideInternalCustomersMixin, McpAdminMixin, admin.ModelAdmin):
     ordering = ("-created", "-id")
 
     mcp_fields = ("id", "customer", "status", "total", "refunded_total", "created")
+    # A search by date reads at most a quarter of orders at once: longer periods go through revenue_report.
+    mcp_rules = {"search": [MaxDateRange("created", days=90)]}
     mcp_related_resources = ("refunds",)
     mcp_description = "Amounts are in EUR."
 
@@ -149,6 +154,10 @@ class SupportTicketAdmin(HideInternalCustomersMixin, McpAdminMixin, admin.ModelA
     mcp_operations = ("search", "get", "create", "update")
     mcp_fields = ("id", "customer", "subject", "body", "status", "priority", "assignee", "created")
     mcp_actions = ("mark_resolved",)
+    mcp_rules = {
+        "create": [MustExist("customer"), MustExist("assignee")],
+        "update": [MustExist("customer"), MustExist("assignee"), reopening_needs_a_note],
+    }
 
     @admin.action(description="Mark selected tickets as resolved", permissions=["change"])
     @mcp_bridge.action(
@@ -173,6 +182,7 @@ class SupportTicketAdmin(HideInternalCustomersMixin, McpAdminMixin, admin.ModelA
         permissions=("change",),
         destructive=False,
         idempotent=True,
+        rules=[reopening_needs_a_note],
     )
     def update_ticket_status(self, request, data):
         ticket = self.get_queryset(request).select_for_update().filter(pk=data["ticket_id"]).first()
@@ -231,7 +241,9 @@ class RefundAdmin(McpAdminMixin, admin.ModelAdmin):
                 f"Refund at most {LARGE_REFUND_THRESHOLD} EUR, or ask a supervisor."
             )
         order_admin = self.admin_site.get_model_admin(Order)
-        # Lock the order so two refunds cannot both spend the same remaining amount.
+        # Lock the user, then the order: two refunds by one user run one after the other (so each sees the
+        # other in its totals), and two refunds cannot both spend the same remaining amount of an order.
+        lock_user(request.user)
         order = order_admin.get_queryset(request).select_for_update().filter(pk=data["order_id"]).first()
         if order is None:
             raise ToolError(
@@ -244,6 +256,8 @@ class RefundAdmin(McpAdminMixin, admin.ModelAdmin):
                 f"Order {order.pk} has only {order.refundable_amount} EUR left to refund (total {order.total}, "
                 f"already refunded {order.refunded_total}). Refund at most {order.refundable_amount} EUR."
             )
+        for limit in REFUND_LIMITS:  # what this user has refunded on the order, and today, adds up
+            limit.check(request.user, amount, order=order)
         refund = Refund(
             order=order, amount=amount, reason=data["reason"], note=data.get("note", ""), created_by=request.user
         )

@@ -4,9 +4,15 @@ from django.contrib import admin, messages
 from django.contrib.auth.models import Group
 from django.utils import timezone
 
+from .activity_views import link_from_index
+from .audit_admin import AuditEntryAdmin  # noqa: F401 - registers the audit trail's (read-only) admin
 from .authentication import forget_credentials
 from .models import ApiKey, Tool, hash_api_key
 from .permissions import invalidate_permissions
+from .rate_limit_admin import ToolRateLimitAdmin  # noqa: F401 - registers the per-tool rate limits' admin
+
+# The "MCP activity" page (config/urls.py mounts it at admin/mcp-activity/) is linked from the index.
+link_from_index(admin.site)
 
 
 @admin.register(ApiKey)

@@ -2,12 +2,16 @@
 
 The MCP path skips Django's middleware stack (MCP clients are not browsers: no sessions, CSRF or
 cookies) but keeps what matters from it: Host and Origin are checked against ALLOWED_HOSTS, and
-the caller is authenticated before the SDK sees the request.
+the caller is authenticated by MCP_BRIDGE['AUTHENTICATION_CLASSES'] before the SDK sees the request
+(401 with the first class's challenge if none accepts it; 403 insufficient_scope for a tool call an
+OAuth token's scopes do not cover). The endpoint, job status URLs and OAuth endpoints answer CORS
+(mcp_bridge.cors).
 
 A project's asgi.py imports this module before Django is set up, so it imports nothing that needs
 the app registry at module level: those imports happen when the application is built or called.
 """
 
+import io
 import json
 import logging
 from contextlib import AsyncExitStack
@@ -15,6 +19,7 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.asgi import get_asgi_application as get_django_asgi_application
+from django.core.handlers.asgi import ASGIRequest
 from django.http.request import split_domain_port, validate_host
 from mcp.server.auth.middleware.bearer_auth import AuthenticatedUser
 from mcp.server.auth.provider import AccessToken
@@ -24,9 +29,10 @@ from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS
 
 from .availability import is_service_failure
 from .conf import mcp_settings
-from .exceptions import AuthenticationFailed, ServiceUnavailable
+from .cors import is_cors_path, with_cors
+from .exceptions import ServiceUnavailable
 from .gc_freeze import freeze_startup_objects
-from .principals import PRINCIPAL_SCOPE_KEY
+from .principals import CREDENTIAL_REFUSED_SCOPE_KEY, PRINCIPAL_SCOPE_KEY
 
 logger = logging.getLogger(__name__)
 
@@ -67,6 +73,8 @@ class McpAsgiApp:
         self.bridge = get_server(site)
         self.path = "/" + mcp_settings.PATH.strip("/")
         self.streaming = self.plain = None  # session managers, made for each lifespan cycle
+        self.mcp_with_cors = with_cors(self.handle_mcp)
+        self.django_with_cors = with_cors(django_app)
         self.bridge.site.registry  # noqa: B018 - built at start-up: annotation errors stop the server, not a call
 
     def build_session_managers(self):
@@ -112,7 +120,9 @@ class McpAsgiApp:
         if scope["type"] == "lifespan":
             await self.lifespan(scope, receive, send)
         elif scope["type"] == "http" and scope["path"].rstrip("/") == self.path:
-            await self.handle_mcp(scope, receive, send)
+            await self.mcp_with_cors(scope, receive, send)
+        elif scope["type"] == "http" and is_cors_path(scope["path"]):
+            await self.django_with_cors(scope, receive, send)
         else:
             await self.django_app(scope, receive, send)
 
@@ -138,6 +148,7 @@ class McpAsgiApp:
             freeze_startup_objects()
             await send({"type": "lifespan.startup.complete"})
             await receive()  # lifespan.shutdown
+        await flush_audit()  # what the audit recorder still holds, before the process goes
         await send({"type": "lifespan.shutdown.complete"})
 
     async def handle_mcp(self, scope, receive, send):
@@ -149,32 +160,33 @@ class McpAsgiApp:
         if host_error is not None:
             await _json_response(send, *host_error)
             return
-        if scope["method"] == "OPTIONS":
+        if scope["method"] == "OPTIONS":  # not a CORS preflight (with_cors answers those)
             await _json_response(send, 405, {"error": "method_not_allowed"}, [("allow", "GET, POST, DELETE")])
             return
-        authorization = headers.get("authorization", "")
-        scheme, _, token = authorization.partition(" ")
-        if scheme.lower() != "bearer" or not token.strip():
-            await self.unauthorized(send, "Authentication required: send 'Authorization: Bearer <API key>'.")
-            return
+        scope = dict(scope, headers=raw_headers)
         try:
-            principal = await self.authenticate(token.strip())
-        except AuthenticationFailed as exc:
-            await self.unauthorized(send, str(exc), error="invalid_token")
-            return
+            principal, remembered = await self.authenticate(scope, headers)
         except Exception as exc:
             if not is_service_failure(exc):
                 raise
             logger.error("Could not check an MCP bearer token: a backing service failed", exc_info=exc)
             await self.service_unavailable(send, exc if isinstance(exc, ServiceUnavailable) else ServiceUnavailable())
             return
+        if isinstance(principal, Refusal):
+            await _json_response(send, *principal)
+            return
+        if remembered and scope["method"] == "POST":
+            send = _answering_refused_credential(scope, send, headers["authorization"])
+        if principal.scopes is not None and scope["method"] == "POST":
+            refusal, receive = await self.check_tool_scope(scope, headers, principal, receive)
+            if refusal is not None:
+                await _json_response(send, *refusal)
+                return
         if self.streaming is None:
             logger.error("MCP request before the ASGI lifespan started: run the server with lifespan on")
             description = "The MCP endpoint is not running: the server was started without the ASGI lifespan."
             await _json_response(send, 500, {"error": "server_error", "error_description": description})
             return
-        scope = dict(scope)
-        scope["headers"] = raw_headers
         scope["path"] = self.path  # serve /mcp and /mcp/ alike, with no redirect
         scope["raw_path"] = self.path.encode()
         scope[PRINCIPAL_SCOPE_KEY] = principal
@@ -199,27 +211,54 @@ class McpAsgiApp:
                 return 403, {"error": "invalid_origin", "error_description": "The Origin header is not allowed."}, []
         return None
 
-    async def authenticate(self, token):
+    async def authenticate(self, scope, headers):
+        """Return (the request's Principal or the Refusal to answer it with, whether it was remembered).
+
+        A credential verified in the last few seconds is remembered under its Authorization header
+        (authentication.remembered_principal): a warm request needs no thread hop, and the call's own
+        unit of work re-checks the credential (`_answering_refused_credential`). Otherwise the
+        authentication classes run on a worker thread, given a Django request built from the scope.
+        """
         from .authentication import remember_principal, remembered_principal  # need the app registry
         from .unit_of_work import run_in_worker
 
-        principal = remembered_principal(token)
-        if principal is not None:
-            return principal
-        principal = await run_in_worker(lambda: _authenticate_in_request(token))
-        remember_principal(token, principal)
-        return principal
+        authorization = headers.get("authorization")
+        if authorization and not scope.get("query_string"):
+            principal = remembered_principal(authorization)
+            if principal is not None:
+                return principal, True
+        principal = await run_in_worker(lambda: _authenticate_in_request(scope))
+        if not isinstance(principal, Refusal) and authorization:
+            remember_principal(authorization, principal)
+        return principal, False
 
-    async def unauthorized(self, send, description, error=None):
-        challenge = 'Bearer realm="mcp"'
-        if error:
-            challenge += f', error="{error}", error_description="{_quote(description)}"'
-        await _json_response(
-            send,
-            401,
-            {"error": error or "unauthorized", "error_description": description},
-            [("www-authenticate", challenge)],
-        )
+    async def check_tool_scope(self, scope, headers, principal, receive):
+        """Return (a 403 insufficient_scope Refusal or None, the receive to pass on).
+
+        A tools/call whose tool needs a scope the token lacks is refused here, before the SDK, since
+        only an HTTP status and challenge let the client ask the user for more (step-up). That is
+        only offered if the user's Django permissions allow the tool: otherwise more scope would not
+        help, and the call goes on to get the same answer as a tool that does not exist.
+        """
+        from .unit_of_work import run_in_worker  # needs the app registry
+
+        registry = self.bridge.site.registry
+        if registry.required_scopes <= principal.scopes:
+            return None, receive  # nothing to refuse: no need to look at the body
+        tools = registry.tools
+        method = headers.get("mcp-method")
+        if method is not None:  # 2026-07-28: the method and tool name travel in headers
+            name = headers.get("mcp-name") if method == "tools/call" else None
+        else:
+            body, receive = await _read_body(receive)
+            name = _called_tool_name(body)
+        tool = tools.get(name) if name else None
+        if tool is None or principal.allows_scope(tool.required_scope):
+            return None, receive
+        refusal = await run_in_worker(lambda: _insufficient_scope(scope, principal, tool))
+        if refusal is not None and refusal[0] == 403:
+            _record_scope_refusal(headers, principal, tool, refusal[1]["error_description"])
+        return refusal, receive
 
     async def service_unavailable(self, send, busy):
         """503 with Retry-After: the credential could not be checked now; the client should retry."""
@@ -231,16 +270,173 @@ class McpAsgiApp:
         )
 
 
-def _authenticate_in_request(token):
-    from .authentication import authenticate_token  # needs the app registry
+async def flush_audit():
+    """Write the audit records still waiting in this process (on a worker thread; logs, never raises)."""
+    from . import audit
+    from .unit_of_work import run_in_worker
+
+    def flush():
+        try:
+            audit.flush()
+        finally:
+            from django.db import connections
+
+            connections.close_all()
+
+    await run_in_worker(flush)
+
+
+class Refusal(tuple):
+    """(status, JSON body, extra headers) answering a request the endpoint refuses before the SDK."""
+
+
+def _django_request(scope):
+    """A Django request for the authentication classes: the MCP request's method, path and headers
+    (its body is the SDK's to read)."""
+    return ASGIRequest(scope, io.BytesIO())
+
+
+def _authenticate_in_request(scope):
+    from .authentication import authenticate  # needs the app registry
+    from .exceptions import AuthenticationFailed
     from .unit_of_work import django_request
 
     with django_request(None):
-        return authenticate_token(token)
+        try:
+            return authenticate(_django_request(scope))
+        except AuthenticationFailed as failure:
+            return _credential_refusal(scope, failure)
 
 
-def _quote(text):
-    return text.replace("\\", "\\\\").replace('"', "'")
+def _credential_refusal(scope, failure):
+    """The 401 (or 400) answering *failure*, an AuthenticationFailed, with the endpoint's challenge."""
+    from .authentication import challenge  # needs the app registry
+
+    body = {"error": failure.error or "unauthorized", "error_description": failure.message}
+    header = challenge(_django_request(scope), failure)
+    return Refusal((failure.status, body, [("www-authenticate", header)] if header else []))
+
+
+def _answering_refused_credential(scope, send, authorization):
+    """Wrap *send* for a POST whose credential was remembered, not checked, before the SDK saw it.
+
+    The call's unit of work re-checks the credential (unit_of_work.run_unit) and, if the credential
+    was revoked meanwhile, notes the failure in the scope. The response then becomes the 401 and
+    challenge any refused credential gets, not the SDK's JSON-RPC error, so that the client
+    authorizes again (MCP authorization, RFC 6750). The response start is held until its first
+    body: by then the unit of work has run (the SDK writes nothing for a request before its
+    handler does, streamed or not).
+    """
+    from .authentication import forget_principal  # needs the app registry
+
+    held_start = None
+    refused = False
+
+    async def send_or_refuse(message):
+        nonlocal held_start, refused
+        if refused:
+            return  # the 401 is complete: the SDK's own answer goes nowhere
+        if message["type"] == "http.response.start":
+            held_start = message
+            return
+        if held_start is not None:
+            failure = scope.get(CREDENTIAL_REFUSED_SCOPE_KEY)
+            if failure is not None:
+                refused = True
+                forget_principal(authorization)
+                await _json_response(send, *_credential_refusal(scope, failure))
+                return
+            start, held_start = held_start, None
+            await send(start)
+        await send(message)
+
+    return send_or_refuse
+
+
+def _insufficient_scope(scope, principal, tool):
+    """The 403 refusal of a call of *tool* the token's scopes do not cover, or None if the user's Django
+    permissions do not allow the tool either (or the 401 if the credential was revoked meanwhile)."""
+    from . import scopes  # needs the app registry
+    from .exceptions import AuthenticationFailed
+    from .requests import McpRequest
+    from .unit_of_work import django_request
+
+    with django_request(None):
+        try:
+            user = principal.load_user()
+        except AuthenticationFailed as failure:
+            return _credential_refusal(scope, failure)
+        if not tool.has_permission(McpRequest(user, principal=principal, tool_name=tool.name, scope=scope)):
+            return None
+        needed = scopes.step_up_scopes(principal.scopes, tool.required_scope)
+        description = f"{tool.name} needs the OAuth scope {tool.required_scope}: authorize again with scope '{needed}'."
+        header = principal.authenticator.insufficient_scope_header(_django_request(scope), needed, description)
+        body = {"error": "insufficient_scope", "error_description": description, "scope": needed}
+        return Refusal((403, body, [("www-authenticate", header)]))
+
+
+def _record_scope_refusal(headers, principal, tool, description):
+    """Send the call record of a tools/call refused here for a missing OAuth scope (before the SDK saw it).
+
+    Other refusals at the transport (a missing or bad credential: 401) are not recorded: they name no
+    caller, and recording them would let anyone fill the audit trail without a credential.
+    """
+    from django.utils import timezone
+
+    from .call_records import REQUEST_ID_HEADER, CallRecord, describe_principal, new_request_id, send_record
+
+    auth_kind, credential = describe_principal(principal, headers)
+    send_record(
+        CallRecord(
+            kind="tool",
+            name=tool.name,
+            outcome="refused",
+            duration_ms=0.0,
+            request_id=(headers.get(REQUEST_ID_HEADER) or new_request_id())[:64],
+            created=timezone.now(),
+            user_id=principal.user_id,
+            auth_kind=auth_kind,
+            credential=credential,
+            protocol_version=(headers.get("mcp-protocol-version") or "")[:32],
+            session_id=(headers.get("mcp-session-id") or "")[:128],
+            error=description,
+        )
+    )
+
+
+async def _read_body(receive):
+    """Read a request's whole body; return it and a receive that hands it on unchanged."""
+    chunks = []
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            return b"", _replaying(message, receive)
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body"):
+            break
+    return b"".join(chunks), _replaying({"type": "http.request", "body": b"".join(chunks)}, receive)
+
+
+def _replaying(first, receive):
+    pending = [first]
+
+    async def replay():
+        return pending.pop() if pending else await receive()
+
+    return replay
+
+
+def _called_tool_name(body):
+    """The tool a JSON-RPC tools/call body names, or None for any other body (or one that does not parse)."""
+    try:
+        message = json.loads(body)
+    except ValueError:
+        return None
+    if not isinstance(message, dict) or message.get("method") != "tools/call":
+        return None
+    params = message.get("params")
+    name = params.get("name") if isinstance(params, dict) else None
+    return name if isinstance(name, str) else None
 
 
 async def _json_response(send, status, body, extra_headers=()):

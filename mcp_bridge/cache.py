@@ -141,6 +141,8 @@ def _count(cache, key, timeout):
 def _forget(*, setting, **kwargs):
     global _shared, _redis
     if setting in ("CACHES", "MCP_BRIDGE"):
+        if _redis not in (None, _NOT_BUILT):
+            _redis.connection_pool.disconnect()  # its sockets close now, not whenever the pool is collected
         _shared, _redis = None, _NOT_BUILT
 
 

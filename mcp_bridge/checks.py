@@ -47,10 +47,40 @@ Throttles (the block at the end)
   E012  A MCP_BRIDGE['THROTTLE_RATES'] rate (or REPORT_THROTTLE_RATE) is not '<calls>/<period>'.
   E013  A THROTTLE_CLASSES entry or a tool's throttle_classes entry is not a BaseThrottle subclass.
   W013  A THROTTLE_RATES scope that no throttle reads, for any tool (a misspelt scope limits nothing).
+Response budgets (budgets.py)
+  E321  MCP_BRIDGE['RESULT_MAX_CHARS'] is not a whole number of at least 1,000 characters.
+  E322  A tool's output has a field named 'truncated' or 'truncation', which a cut result uses.
+  E323  MCP_BRIDGE['JOB_INLINE_RESULT_CHARS'] is not smaller than RESULT_MAX_CHARS.
+Per-tool rate limits set in the admin (throttling.py; database checks: migrate, check --database)
+  E341  A stored ToolRateLimit rate or session rate does not parse (calls ignore it).
+Audit trail (audit.py)
+  E301  MCP_BRIDGE['AUDIT'] is not True or False.
+  E302  MCP_BRIDGE['AUDIT_RETENTION_DAYS'] is not a whole number of at least 1, or None.
+  E303  MCP_BRIDGE['AUDIT_BATCH_SIZE'] is not a whole number of at least 1.
+  E304  MCP_BRIDGE['AUDIT_FLUSH_INTERVAL'] is not a number of seconds above 0 (at most 3600).
+  E305  MCP_BRIDGE['AUDIT_QUEUE_SIZE'] is not a whole number of at least 1, or is smaller than AUDIT_BATCH_SIZE.
+Metrics (metrics.py)
+  E311  MCP_BRIDGE['METRICS'] is not True, False or None.
+  E312  MCP_BRIDGE['METRICS'] is True but prometheus-client is not installed.
+  E313  MCP_BRIDGE['METRICS_TOKEN'] is not None or a non-empty string.
+  E314  PROMETHEUS_MULTIPROC_DIR is not an existing, writable directory.
+  W311  MCP_BRIDGE['METRICS_TOKEN'] is shorter than 32 characters.
+Business rules and time budgets (rules.py, time_budget.py)
+  E130  'mcp_rules' is not a dict.
+  E131  'mcp_rules' has a key that is not an operation, action or tool of the ModelAdmin.
+  E132  A tool's rules (rules= or an mcp_rules value) are not a list of rules, or hold something not a rule.
+  E133  A rule names a field that is not a field of the model.
+  E134  MaxDateRange names a field that is not a date.
+  E135  A rule reads an argument the tool does not take.
+  E136  MustExist cannot tell the model of its ids, or no MCP admin site registers that model.
+  E137  MaxResults is below the tool's default page size.
+  E138  MCP_BRIDGE['TOOL_TIME_BUDGET'], a tool's time_budget or a ModelAdmin's mcp_time_budget is not seconds above 0.
+  E139  A custom validator cannot be called as validator(request, arguments).
 """
 
 import difflib
 import inspect
+from urllib.parse import urlsplit
 
 from django.contrib.auth.backends import ModelBackend
 from django.core import checks
@@ -62,6 +92,7 @@ from .admin_sites import mcp_admins, model_admin_for
 from .backends import McpModelBackend
 from .conf import DEFAULTS, mcp_settings
 from .exceptions import AnnotationError
+from .metrics import check_metrics_settings
 from .model_tools import unknown_action_error
 from .options import OPERATIONS, SCHEMA_HOOKS
 from .serializers import ScopedPrimaryKeyRelatedField
@@ -243,6 +274,54 @@ def check_settings(app_configs=None, **kwargs):
                     f"MCP_BRIDGE has the key {key!r}, which is not a setting of mcp_bridge.",
                     hint=f"Did you mean {close[0]!r}?" if close else f"The settings are: {', '.join(DEFAULTS)}.",
                     id="mcp_bridge.E006",
+                )
+            )
+    return errors
+
+
+@checks.register("mcp_bridge")
+def check_oauth_settings(app_configs=None, **kwargs):
+    """E020-E022: the OAuth scopes and resource must make sense before a client asks for a token."""
+    from .conf import mcp_settings
+
+    errors = []
+    defined = mcp_settings.OAUTH_SCOPES
+    named = {"OAUTH_CHALLENGE_SCOPES": list(mcp_settings.OAUTH_CHALLENGE_SCOPES)}
+    for broader, narrower in mcp_settings.OAUTH_SCOPE_HIERARCHY.items():
+        named.setdefault("OAUTH_SCOPE_HIERARCHY", []).extend([broader, *narrower])
+    for setting, scopes in named.items():
+        unknown = sorted({scope for scope in scopes if scope not in defined})
+        if unknown:
+            errors.append(
+                checks.Error(
+                    f"MCP_BRIDGE['{setting}'] names {', '.join(unknown)}, not in MCP_BRIDGE['OAUTH_SCOPES'].",
+                    hint=f"Use the scopes of OAUTH_SCOPES ({', '.join(defined)}) or add these to it.",
+                    id="mcp_bridge.E020",
+                )
+            )
+    resource = mcp_settings.OAUTH_RESOURCE
+    if resource is not None:
+        parts = urlsplit(str(resource))
+        if parts.scheme not in ("https", "http") or not parts.netloc or parts.query or parts.fragment:
+            errors.append(
+                checks.Error(
+                    f"MCP_BRIDGE['OAUTH_RESOURCE'] is {resource!r}; it must be the endpoint's absolute URL.",
+                    hint="Give the URL clients connect to, without query or fragment: 'https://mcp.example.com/mcp'.",
+                    id="mcp_bridge.E021",
+                )
+            )
+    if any(getattr(cls, "kind", None) == "oauth" for cls in mcp_settings.AUTHENTICATION_CLASSES):
+        from oauth2_provider.scopes import get_scopes_backend
+
+        offered = set(get_scopes_backend().get_all_scopes())
+        missing = [scope for scope in defined if scope not in offered]
+        if missing:
+            errors.append(
+                checks.Error(
+                    f"The authorization server does not offer {', '.join(missing)}: clients cannot get a token "
+                    "that carries them.",
+                    hint="Add them, with the descriptions of MCP_BRIDGE['OAUTH_SCOPES'], to OAUTH2_PROVIDER['SCOPES'].",
+                    id="mcp_bridge.E022",
                 )
             )
     return errors
@@ -494,6 +573,47 @@ def throttle_classes_of(entries, setting, obj):
                 )
             )
     return classes, errors
+
+
+@checks.register("mcp_bridge")
+def check_result_budget(app_configs=None, **kwargs):
+    """E321-E323: the size limit of tool results (budgets.py)."""
+    from .budgets import check_budget
+
+    return check_budget(_built_registry())
+
+
+@checks.register("mcp_bridge")
+def check_audit(app_configs=None, **kwargs):
+    """E301-E305: the audit trail's settings (audit.py)."""
+    from .audit import check_audit_settings
+
+    return check_audit_settings()
+
+
+@checks.register("mcp_bridge")
+def check_business_rules(app_configs=None, **kwargs):
+    """E130-E139: business rules and time budgets (rules.py, time_budget.py)."""
+    from .rules import check_rule_options, check_rules
+    from .time_budget import check_time_budgets
+
+    messages = [error for _, _, model_admin in mcp_admins() for error in check_rule_options(model_admin)]
+    registry = _built_registry()
+    return messages + check_rules(registry) + check_time_budgets(registry)
+
+
+@checks.register("mcp_bridge")
+def check_metrics(app_configs=None, **kwargs):
+    """E311-E314, W311: the metrics settings (metrics.py)."""
+    return check_metrics_settings()
+
+
+@checks.register("mcp_bridge", checks.Tags.database)
+def check_tool_rate_limits(app_configs=None, databases=None, **kwargs):
+    """E341: per-tool rate limits stored in the database that calls cannot use (throttling.py)."""
+    from .throttling import stored_rate_errors
+
+    return stored_rate_errors(databases)
 
 
 def _built_registry():

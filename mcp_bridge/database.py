@@ -17,10 +17,17 @@ otherwise hold a connection, and the memory of a database backend, for as long a
 - Other backends: no budget (the setting is ignored).
 
 A statement over the budget raises `StatementTimeout`.
+
+A tool call's own time budget (mcp_bridge.time_budget) shortens it further: inside
+`call_deadline(seconds)` no statement runs past the call's deadline, whatever DATABASE_TIMEOUT allows,
+and one stopped for it raises `CallTimeout`. Python code cannot be interrupted; the database is where
+a call spends the time it cannot account for, so that is where the deadline is enforced.
 """
 
 import contextlib
+import contextvars
 import logging
+import math
 import os
 import threading
 import time
@@ -47,24 +54,55 @@ class StatementTimeout(OperationalError):
         self.seconds = seconds
 
 
+class CallTimeout(StatementTimeout):
+    """A database statement was stopped because its tool call ran out of its time budget."""
+
+    def __init__(self, seconds):
+        super().__init__(seconds)
+        self.args = (
+            f"The tool call ran longer than its {seconds:g} s time budget and its database statement was stopped.",
+        )
+
+
+#: (deadline on time.monotonic(), budget in seconds) of the tool call running in this context, or None.
+_call_deadline: contextvars.ContextVar = contextvars.ContextVar("mcp_bridge_call_deadline", default=None)
+#: True while this context's statements already pass through a _Budget (statement_budget is active).
+_wrapped: contextvars.ContextVar = contextvars.ContextVar("mcp_bridge_statement_budget", default=False)
+
+
 class _Budget:
-    """The execute wrapper for one connection during one unit of work."""
+    """The execute wrapper for one connection during one unit of work.
+
+    *seconds* is DATABASE_TIMEOUT (None: statements are limited only by a tool call's deadline).
+    """
 
     def __init__(self, connection, seconds):
         self.connection = connection
         self.seconds = seconds
+        self.limit = seconds or 1  # the running statement's budget, for the watchdog's pace
         self.sqlite_handler_on = None  # the sqlite3 connection the progress handler is set on
         self.deadline = None  # when the running statement is out of time; None between statements
         self.stopped = False  # the running statement was interrupted or cancelled for its budget
         self.lock = threading.Lock()  # a cancel and the end of a statement never overlap
 
     def __call__(self, execute, sql, params, many, context):
+        now = time.monotonic()
+        deadline = now + self.seconds if self.seconds else math.inf
+        call = _call_deadline.get()
+        by_call = call is not None and call[0] < deadline
+        if by_call:
+            deadline = call[0]
+            if deadline <= now:  # the call's time is already spent: do not start another statement
+                raise CallTimeout(call[1])
+        if deadline == math.inf:
+            return execute(sql, params, many, context)
         vendor = self.connection.vendor
         if vendor == "sqlite" and self.sqlite_handler_on is not self.connection.connection:
             self.sqlite_handler_on = self.connection.connection
             self.sqlite_handler_on.set_progress_handler(self.progress, SQLITE_PROGRESS_STEPS)
         with self.lock:
-            self.deadline = time.monotonic() + self.seconds
+            self.deadline = deadline
+            self.limit = deadline - now
             self.stopped = False
             if vendor == "postgresql":
                 watchdog.watch(self)  # under the lock: the watchdog cannot let go of a running statement
@@ -72,7 +110,7 @@ class _Budget:
             return execute(sql, params, many, context)
         except OperationalError as exc:
             if self.stopped or getattr(exc.__cause__, "sqlstate", None) == QUERY_CANCELED:
-                raise StatementTimeout(self.seconds) from exc
+                raise (CallTimeout(call[1]) if by_call else StatementTimeout(self.seconds)) from exc
             raise
         finally:
             with self.lock:
@@ -100,9 +138,7 @@ class _Budget:
             try:
                 cancel()
             except Exception:
-                logger.warning(
-                    "Could not cancel a database statement past its %g s budget", self.seconds, exc_info=True
-                )
+                logger.warning("Could not cancel a database statement past its %g s budget", self.limit, exc_info=True)
 
     def release(self):
         raw = self.sqlite_handler_on
@@ -128,7 +164,7 @@ class Watchdog:
 
     def run(self):
         while True:
-            time.sleep(min(WATCHDOG_INTERVAL, min((b.seconds for b in list(self.watched)), default=1) / 4))
+            time.sleep(min(WATCHDOG_INTERVAL, min((b.limit for b in list(self.watched)), default=1) / 4))
             now = time.monotonic()
             for budget in list(self.watched):
                 budget.cancel_if_late(now, self.watched)
@@ -151,12 +187,38 @@ def statement_budget():
     if not seconds:
         yield
         return
+    with _budgets(seconds):
+        yield
+
+
+@contextlib.contextmanager
+def call_deadline(seconds):
+    """Stop every statement run inside once *seconds* have passed (a tool call's time budget).
+
+    Inside `statement_budget()` it shortens that budget; outside it (DATABASE_TIMEOUT off, a tool
+    called from a shell or a test) it installs its own wrappers.
+    """
+    token = _call_deadline.set((time.monotonic() + seconds, seconds))
+    try:
+        if _wrapped.get():
+            yield
+        else:
+            with _budgets(None):
+                yield
+    finally:
+        _call_deadline.reset(token)
+
+
+@contextlib.contextmanager
+def _budgets(seconds):
     budgets = [_Budget(connection, seconds) for connection in connections.all()]
+    token = _wrapped.set(True)
     try:
         with contextlib.ExitStack() as wrappers:
             for budget in budgets:
                 wrappers.enter_context(budget.connection.execute_wrapper(budget))
             yield
     finally:
+        _wrapped.reset(token)
         for budget in budgets:
             budget.release()

@@ -35,6 +35,9 @@ def tool(
     context=False,
     throttle_scope=None,
     throttle_classes=None,
+    oauth_scope=None,
+    rules=(),
+    time_budget=None,
 ):
     """Mark a ModelAdmin method `(self, request, data)` as an MCP tool, like @admin.action.
 
@@ -44,6 +47,12 @@ def tool(
     `context=True` it also receives a `mcp_bridge.context.CallContext` (progress, log, elicit).
     `throttle_scope` names the MCP_BRIDGE['THROTTLE_RATES'] entry its calls count against (default:
     the tool's name); `throttle_classes` replaces MCP_BRIDGE['THROTTLE_CLASSES'] for this tool.
+    `oauth_scope` is the OAuth scope an OAuth caller needs (default: mcp:read if `read_only`, else
+    mcp:write; see mcp_bridge.scopes). `rules` are business rules checked before the method runs, as
+    `validators=` on a field: mcp_bridge.rules objects (MaxResults, MustExist, ...) or callables
+    `(request, arguments)` raising ValidationError. `time_budget` is the seconds a call may take
+    (default: the ModelAdmin's `mcp_time_budget`, else MCP_BRIDGE['TOOL_TIME_BUDGET']); past it the
+    call ends with an isError result and its writes are rolled back.
     """
     return annotate(
         function,
@@ -61,6 +70,9 @@ def tool(
             "context": context,
             "throttle_scope": throttle_scope,
             "throttle_classes": throttle_classes,
+            "oauth_scope": oauth_scope,
+            "rules": rules,
+            "time_budget": time_budget,
         },
     )
 
@@ -82,6 +94,9 @@ def report(
     prepare=None,
     throttle_scope=None,
     throttle_classes=None,
+    oauth_scope=None,
+    rules=(),
+    time_budget=None,
 ):
     """Mark a ModelAdmin method `(self, request, data, job)` as a report: an MCP tool run on a Celery worker.
 
@@ -98,7 +113,11 @@ def report(
     queue (default MCP_BRIDGE['JOB_QUEUE']). Calls are limited per caller to
     MCP_BRIDGE['REPORT_THROTTLE_RATE'] (5/hour) unless THROTTLE_RATES names a rate for its scope.
     `task_support="required"` refuses clients without the MCP tasks extension; `prepare(request,
-    data, context)` runs before the job is stored and may ask the client (context.elicit).
+    data, context)` runs before the job is stored and may ask the client (context.elicit). OAuth
+    callers need `oauth_scope` (default mcp:reports). `rules` and `time_budget` work as for @tool and
+    apply to the call that starts the job (a report's own run is limited by its time limits); the
+    default budget of a report call adds MCP_BRIDGE['JOB_PROGRESS_WAIT'], the time it may wait for
+    its job on purpose.
     """
     return annotate(
         function,
@@ -118,6 +137,9 @@ def report(
             "prepare": prepare,
             "throttle_scope": throttle_scope,
             "throttle_classes": throttle_classes,
+            "oauth_scope": oauth_scope,
+            "rules": rules,
+            "time_budget": time_budget,
         },
     )
 
@@ -154,7 +176,7 @@ def prompt(
     )
 
 
-def action(function=None, *, description="", destructive=True, idempotent=False):
+def action(function=None, *, description="", destructive=True, idempotent=False, time_budget=None):
     """Say what an admin action listed in `mcp_actions` does to data, for the model that calls it.
 
     MCP clients read the hints to decide what to confirm with the user, so state the truth:
@@ -171,10 +193,15 @@ def action(function=None, *, description="", destructive=True, idempotent=False)
 
     is equivalent to setting `mark_resolved.mcp_action = {"destructive": False, "idempotent": True}`;
     an unknown key or a value of the wrong type stops the registry build (mcp_bridge.E110, E111).
+    `time_budget` (seconds; default: the ModelAdmin's `mcp_time_budget`, else
+    MCP_BRIDGE['TOOL_TIME_BUDGET']) sets `mark_resolved.mcp_time_budget`. Business rules of an action
+    are declared in the ModelAdmin's `mcp_rules` under the action's name.
     """
 
     def decorator(func):
         func.mcp_action = {"description": description, "destructive": destructive, "idempotent": idempotent}
+        if time_budget is not None:
+            func.mcp_time_budget = time_budget
         return func
 
     return decorator if function is None else decorator(function)

@@ -15,7 +15,17 @@ class ToolError(Exception):
 
 
 class AuthenticationFailed(Exception):
-    """The credential presented was missing, malformed, unknown, expired or revoked."""
+    """The credential presented was missing, malformed, unknown, expired or revoked.
+
+    Answered over HTTP with *status* and a Bearer challenge carrying *error* (RFC 6750 section 3.1):
+    `invalid_token` (401) by default, `invalid_request` (400) for a malformed request.
+    """
+
+    def __init__(self, message, *, error="invalid_token", status=401):
+        super().__init__(message)
+        self.message = message
+        self.error = error
+        self.status = status
 
 
 class ServiceUnavailable(Exception):

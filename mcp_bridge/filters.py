@@ -50,52 +50,69 @@ class ExactFilter(FieldFilter):
 class DateRangeFilter(FieldFilter):
     def arguments(self):
         kind = "date and time" if isinstance(self.field, models.DateTimeField) else "date"
+        after, before = date_range_arguments(self.path)
         return {
-            f"{self.path}_after": {
+            after: {
                 "type": "string",
                 "description": f"Only records whose {self.label} is on or after this {kind} (ISO 8601, e.g. 2026-01-31).",
             },
-            f"{self.path}_before": {
+            before: {
                 "type": "string",
                 "description": f"Only records whose {self.label} is before this {kind} (ISO 8601, e.g. 2026-03-01).",
             },
         }
 
+    @property
+    def is_datetime(self):
+        return isinstance(self.field, models.DateTimeField)
+
     def parse(self, argument, raw):
-        is_datetime_field = isinstance(self.field, models.DateTimeField)
-        try:
-            if not raw.isascii():  # Django's parsers also read other scripts' digits ('٢٠٢٦-٠١-٣١')
-                raise ValueError
-            value = parse_datetime(raw) if "T" in raw or " " in raw.strip() else None
-            if value is None:
-                day = parse_date(raw)
-                if day is None:
-                    raise ValueError
-                if not is_datetime_field:
-                    return day
-                value = datetime.datetime.combine(day, datetime.time.min)
-        except ValueError:
-            raise ToolError(
-                f"'{argument}' must be an ISO 8601 date such as 2026-01-31"
-                + (" or date-time such as 2026-01-31T09:30:00Z" if is_datetime_field else "")
-                + f" (got {raw!r})."
-            ) from None
-        if not is_datetime_field:
-            return value.date()
-        if timezone.is_naive(value):
-            value = timezone.make_aware(value, datetime.UTC)
-        try:
-            return value.astimezone(datetime.UTC)
-        except OverflowError:
-            raise ToolError(f"'{argument}' is outside the supported date range (got {raw!r}).") from None
+        return parse_date_argument(argument, raw, is_datetime=self.is_datetime)
 
     def apply(self, queryset, arguments):
-        after, before = f"{self.path}_after", f"{self.path}_before"
+        after, before = date_range_arguments(self.path)
         if after in arguments:
             queryset = queryset.filter(**{f"{self.path}__gte": self.parse(after, arguments[after])})
         if before in arguments:
             queryset = queryset.filter(**{f"{self.path}__lt": self.parse(before, arguments[before])})
         return queryset
+
+
+def date_range_arguments(path):
+    """The names of the two arguments of a date filter on *path*: (on or after, before)."""
+    return f"{path}_after", f"{path}_before"
+
+
+def parse_date_argument(argument, raw, *, is_datetime):
+    """Return the date (or, if *is_datetime*, the aware UTC datetime) an ISO 8601 *raw* argument names.
+
+    A date given for a date-time means its midnight UTC. Raise a ToolError naming *argument* otherwise.
+    """
+    try:
+        if not isinstance(raw, str) or not raw.isascii():  # Django's parsers also read other scripts' digits
+            raise ValueError
+        value = parse_datetime(raw) if "T" in raw or " " in raw.strip() else None
+        if value is None:
+            day = parse_date(raw)
+            if day is None:
+                raise ValueError
+            if not is_datetime:
+                return day
+            value = datetime.datetime.combine(day, datetime.time.min)
+    except ValueError:
+        raise ToolError(
+            f"'{argument}' must be an ISO 8601 date such as 2026-01-31"
+            + (" or date-time such as 2026-01-31T09:30:00Z" if is_datetime else "")
+            + f" (got {raw!r})."
+        ) from None
+    if not is_datetime:
+        return value.date()
+    if timezone.is_naive(value):
+        value = timezone.make_aware(value, datetime.UTC)
+    try:
+        return value.astimezone(datetime.UTC)
+    except OverflowError:
+        raise ToolError(f"'{argument}' is outside the supported date range (got {raw!r}).") from None
 
 
 def pk_schema(model):

@@ -11,9 +11,11 @@ import logging
 import time
 
 from mcp import types
+from mcp.shared.exceptions import MCPError
 
-from . import throttling
-from .context import CallContext
+from . import audit, throttling
+from .call_records import CallRecorder, redacted_fields, rows_of
+from .context import CallContext, InputRequired, MissingClientCapability
 from .exceptions import ServiceUnavailable, ToolError
 from .principals import connection_key, http_scope, principal_for
 from .process_cache import ProcessCache
@@ -48,6 +50,20 @@ TOOL_LISTS_KEPT = 512
 LOG_LEVELS_KEPT = 10_000
 
 
+def record_exception(recorder, exc):
+    """Send the record of a call that ended with *exc* instead of an answer (the exception goes on)."""
+    if isinstance(exc, ServiceUnavailable):
+        recorder.finish("failed", error=exc.message)
+    elif isinstance(exc, MCPError):  # a credential refused by the unit of work, invalid params
+        recorder.finish("refused", error=exc.error.message)
+    elif isinstance(exc, MissingClientCapability):
+        recorder.finish("refused", error=str(exc))
+    elif isinstance(exc, InputRequired):  # 2026-07-28: the client answers, then calls again (its own record)
+        recorder.finish("ok", error="Asked the client for input (input_required); the retry is recorded apart.")
+    else:
+        recorder.finish("failed", error=f"Unexpected {type(exc).__name__}.")
+
+
 def _mentions_key(schema, key):
     if isinstance(schema, dict):
         return key in schema or any(_mentions_key(value, key) for value in schema.values())
@@ -62,9 +78,10 @@ class McpHandlers:
     def __init__(self, site):
         self.site = site
         self._described = {}  # tool name -> (McpTool, its types.Tool, its header schema); as many as tools
+        self._cached_registry = None  # the registry the caches below were built from (see current_registry)
         # A tool list is the same for every caller who sees the same tools: the SDK still validates
         # and encodes it for each request, in the request's protocol version.
-        self._tool_lists = ProcessCache(TOOL_LISTS_KEPT)
+        self._tool_lists = ProcessCache(TOOL_LISTS_KEPT)  # names -> ListToolsResult
         self._wire_tool_lists = ProcessCache(TOOL_LISTS_KEPT)  # (protocol version, names) -> the SDK's result dict
         self._log_levels = ProcessCache(LOG_LEVELS_KEPT)
 
@@ -73,7 +90,19 @@ class McpHandlers:
         return await run_unit(principal_for(ctx), http_scope(ctx), work, **tool_call)
 
     # -- tools ---------------------------------------------------------------------------------
+    def current_registry(self):
+        """The site's registry; a rebuilt one (McpSite.reset) empties the caches built from the last, so that
+        nothing keeps the tools it no longer has alive."""
+        registry = self.site.registry
+        if registry is not self._cached_registry:
+            self._described = {}
+            self._tool_lists.clear()
+            self._wire_tool_lists.clear()
+            self._cached_registry = registry
+        return registry
+
     def _description(self, tool):
+        self.current_registry()
         described = self._described.get(tool.name)
         if described is None or described[0] is not tool:
             header_schema = tool.input_schema if _mentions_key(tool.input_schema, X_MCP_HEADER_KEY) else None
@@ -126,10 +155,10 @@ class McpHandlers:
         if ctx.method != "tools/list":
             return await call_next(ctx)
         names = await self.in_django(ctx, self._visible_names)
+        registry = self.current_registry()
         key = (ctx.protocol_version, names)
         kept = self._wire_tool_lists.get(key)
-        if kept is None or kept[0] is not self.site.registry:
-            registry = self.site.registry
+        if kept is None:
             token = _listed_names.set(names)  # the handler lists exactly this set: no second unit of work
             try:
                 result = await call_next(ctx)
@@ -137,9 +166,10 @@ class McpHandlers:
                 _listed_names.reset(token)
             if not isinstance(result, dict):
                 return result
-            kept = (registry, result)
-            self._wire_tool_lists.set(key, kept)
-        return dict(kept[1])
+            if self.site.registry is registry:  # not rebuilt while the SDK encoded it
+                self._wire_tool_lists.set(key, result)
+            kept = result
+        return dict(kept)
 
     @asks_client
     async def call_tool(self, ctx, params):
@@ -155,30 +185,48 @@ class McpHandlers:
         )
         registered = self.site.registry.tools.get(name)
         throttles = throttling.get_throttles(registered)
+        recorder = CallRecorder(ctx, "tool", name, arguments)
 
         def work(request, generation):
             tool = self.site.get_tool(request, name, generation)
             if tool is None:
-                return None, request
+                return None, request, ()
             try:
                 throttling.check(throttles, request, tool, request.throttle_counts)
             except throttling.Throttled as refused:
-                return ToolResult(refused.message, is_error=True), request
+                return ToolResult(refused.message, is_error=True, outcome="rate_limited"), request, ()
             request.mcp_call = call_context
-            return tool.call(request, arguments), request
+            with audit.log_entries_of_call() as log_entry_ids:  # the admin's LogEntry rows this call writes
+                return tool.call(request, arguments), request, log_entry_ids
 
         try:
-            result, request = await self.in_django(ctx, work, tool_name=name, tool=registered, throttles=throttles)
+            result, request, log_entry_ids = await self.in_django(
+                ctx, work, tool_name=name, tool=registered, throttles=throttles
+            )
         except ServiceUnavailable as busy:
+            recorder.finish("failed", error=busy.message, redacted=redacted_fields(registered))
             call_logger.info("mcp call refused", extra={"tool": name, "outcome": "unavailable"})
             return tool_error_result(f"{name} could not run: {busy.message} Nothing was changed.")
+        except Exception as exc:
+            record_exception(recorder, exc)
+            raise
         duration_ms = round((time.perf_counter() - started) * 1000, 2)
         if result is None:
+            recorder.finish("refused", request=request, error=f"Unknown tool: {name}")
             call_logger.info(
                 "mcp call refused",
                 extra={"tool": name, "user": request.user.pk, "outcome": "unknown_tool", "duration_ms": duration_ms},
             )
             raise invalid_params(f"Unknown tool: {name}")
+        recorder.finish(
+            result.outcome,
+            request=request,
+            error=result.text() if result.is_error else "",
+            # Objects changed: what the result says, else the admin LogEntry rows the call wrote.
+            rows=(rows_of(registered, result.data) or len(log_entry_ids) or None) if result.outcome == "ok" else None,
+            log_entry_ids=log_entry_ids,
+            redacted=redacted_fields(registered),
+        )
         call_logger.info(
             "mcp call",
             extra={
@@ -220,19 +268,27 @@ class McpHandlers:
 
     async def read_resource(self, ctx, params):
         uri = checked_text(str(params.uri), "The resource URI")
+        recorder = CallRecorder(ctx, "resource", uri)
         template, values = self._template_for(uri)
         if template is None:
+            recorder.finish("refused", error="No such resource.")
             raise resource_not_found(ctx, uri)
 
         def work(request, generation):
             if not template.has_permission(request):
-                return None
+                return None, request, "refused", "Not permitted."
             try:
-                return template.read(request, values)
-            except ToolError:
-                return None
+                return template.read(request, values), request, "ok", ""
+            except ToolError as exc:
+                return None, request, "error", exc.message
 
-        data = await self.in_django(ctx, work)
+        try:
+            data, request, outcome, error = await self.in_django(ctx, work)
+        except Exception as exc:
+            record_exception(recorder, exc)
+            raise
+        rows = (rows_of(template, data) or 1) if data is not None else None
+        recorder.finish(outcome, request=request, error=error, rows=rows)
         if data is None:
             raise resource_not_found(ctx, uri)
         return read_resource_result(uri, template.mime_type, data)
@@ -274,23 +330,31 @@ class McpHandlers:
         name = checked_text(params.name, "The prompt name")
         arguments = checked_text(params.arguments or {}, "The prompt arguments")
         call_context = CallContext(ctx, input_responses=params.input_responses, request_state=params.request_state)
+        recorder = CallRecorder(ctx, "prompt", name, arguments)
 
         def work(request, generation):
             prompt = self._visible_prompt(request, generation, name)
             if prompt is None:
-                return None
+                return None, request
             request.mcp_call = call_context
             try:
-                return prompt, prompt.render(request, arguments)
+                return (prompt, prompt.render(request, arguments)), request
             except ToolError as exc:
-                return prompt, exc
+                return (prompt, exc), request
 
-        found = await self.in_django(ctx, work)
+        try:
+            found, request = await self.in_django(ctx, work)
+        except Exception as exc:
+            record_exception(recorder, exc)
+            raise
         if found is None:
+            recorder.finish("refused", request=request, error=f"Unknown prompt: {name}")
             raise invalid_params(f"Unknown prompt: {name}")
         prompt, messages = found
         if isinstance(messages, ToolError):
+            recorder.finish("error", request=request, error=messages.message)
             raise invalid_params(messages.message)
+        recorder.finish("ok", request=request)
         return get_prompt_result(prompt, messages)
 
     # -- completion ----------------------------------------------------------------------------

@@ -11,16 +11,19 @@ from django.http import HttpResponse, JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
-from . import jobs
-from .authentication import authenticate_token
+from . import jobs, scopes
+from .authentication import authenticate, challenge
 from .exceptions import AuthenticationFailed
 from .models import JobStatus
 
 
-def unauthorized(description, error=None):
-    challenge = 'Bearer realm="mcp"' + (f', error="{error}"' if error else "")
-    response = JsonResponse({"error": error or "unauthorized", "error_description": description}, status=401)
-    response["WWW-Authenticate"] = challenge
+def refusal(request, failure):
+    """The response to an AuthenticationFailed: its status, with the endpoint's Bearer challenge."""
+    body = {"error": failure.error or "unauthorized", "error_description": failure.message}
+    response = JsonResponse(body, status=failure.status)
+    header = challenge(request, failure)
+    if header:
+        response["WWW-Authenticate"] = header
     return response
 
 
@@ -33,14 +36,23 @@ def not_found(job_id):
 
 def authenticated_user(request):
     """The user the request's bearer credential acts for, or an HttpResponse refusing it."""
-    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        return None, unauthorized("Authentication required: send 'Authorization: Bearer <API key>'.")
     try:
-        principal = authenticate_token(token.strip())
+        principal = authenticate(request)
+        if not principal.allows_scope(scopes.REPORTS):
+            return None, insufficient_scope(request, principal)
         return principal.load_user(), None
-    except AuthenticationFailed as exc:
-        return None, unauthorized(str(exc), error="invalid_token")
+    except AuthenticationFailed as failure:
+        return None, refusal(request, failure)
+
+
+def insufficient_scope(request, principal):
+    needed = scopes.step_up_scopes(principal.scopes, scopes.REPORTS)
+    description = f"Report jobs need the OAuth scope {scopes.REPORTS}: authorize again with scope '{needed}'."
+    response = JsonResponse(
+        {"error": "insufficient_scope", "error_description": description, "scope": needed}, status=403
+    )
+    response["WWW-Authenticate"] = principal.authenticator.insufficient_scope_header(request, needed, description)
+    return response
 
 
 def job_endpoint(view):

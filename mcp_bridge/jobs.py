@@ -32,6 +32,8 @@ from django.utils import timezone
 from mcp.shared.exceptions import MCPError
 from rest_framework.exceptions import ValidationError as DRFValidationError
 
+from . import audit
+from .call_records import CallRecord, redacted_fields, send_record
 from .conf import mcp_settings
 from .context import InputRequired
 from .exceptions import ServiceUnavailable, ToolError
@@ -229,7 +231,37 @@ def finish(job, *, result=None, files=None, failure=None, error=None):
     )
     if not ended:
         logger.info("Job %s ended after it was cancelled or taken over: its outcome is dropped", job.pk)
+    else:
+        record_job(job, "ok" if failure is None and error is None else "failed", error=changes["message"])
+        audit.flush()  # on the worker, off any caller's path: a pool process may end without running atexit
     return ended
+
+
+def record_job(job, outcome, *, error="", now=None):
+    """Send the call record of *job*, which ended with *outcome* (its duration: from its start, or its creation).
+
+    Fields a status lookup did not load (the arguments) are not fetched: the record goes without them.
+    """
+    now = now or timezone.now()
+    began = job.started_at or job.created_at
+    deferred = job.get_deferred_fields()
+    kind, _, _ = (job.credential or "").partition(":")
+    send_record(
+        CallRecord(
+            kind="job",
+            name=job.tool,
+            outcome=outcome,
+            duration_ms=round((now - began).total_seconds() * 1000, 3),
+            request_id=str(job.pk),
+            created=job.created_at,
+            user_id=job.owner_id,
+            auth_kind=kind[:32],
+            credential=(job.credential or "")[:200],
+            raw_arguments=None if "arguments" in deferred else job.arguments,
+            redacted=() if "arguments" in deferred else redacted_fields(report_for(job)),
+            error="" if outcome == "ok" else str(error or "")[:2000],
+        )
+    )
 
 
 def fail_after_time_limit(job_id, celery_id, seconds):
@@ -240,9 +272,13 @@ def fail_after_time_limit(job_id, celery_id, seconds):
         f"The report ran longer than its {seconds:g} s limit and was stopped. Ask for less (a narrower range or "
         "fewer rows) and call it again."
     )
-    Job.objects.filter(pk=job_id, celery_id=celery_id, status=JobStatus.RUNNING).update(
+    failed = Job.objects.filter(pk=job_id, celery_id=celery_id, status=JobStatus.RUNNING).update(
         status=JobStatus.FAILED, error={"message": message}, message=message, finished_at=now, updated_at=now
     )
+    job = Job.objects.filter(pk=job_id).first() if failed else None
+    if job is not None:
+        record_job(job, "failed", error=message, now=now)
+        audit.flush()
 
 
 class JobContext:
@@ -407,13 +443,17 @@ def cancel(job, reason="Cancelled."):
         .objects.filter(pk=job.pk, status__in=AbstractJob.ACTIVE)
         .update(status=JobStatus.CANCELLED, message=reason, finished_at=now, updated_at=now, input_requests={})
     )
+    if cancelled:
+        record_job(job, "error", error=f"Cancelled: {reason}", now=now)
     if cancelled and job.celery_id:
         try:
             from celery import current_app
 
-            # Best effort: the row says cancelled already, and the report stops at its next progress()
-            # even if the revoke never arrives (a broker without remote control).
-            current_app.control.revoke(job.celery_id, terminate=True, signal="SIGTERM")
+            # The row says cancelled already: a running report stops at its next progress() or
+            # check_cancelled(). The revoke only keeps a delivery still in the queue from starting. Not
+            # terminate=True: Celery documents that its signal may reach a pool process that has meanwhile
+            # started another task, which would kill someone else's job.
+            current_app.control.revoke(job.celery_id)
         except Exception:
             logger.warning("Could not ask the workers to stop job %s; it stops at its next progress report", job.pk)
     return bool(cancelled)

@@ -13,11 +13,12 @@ from django.utils.functional import Promise
 from django.utils.html import strip_tags
 from django.utils.text import capfirst
 
+from .budgets import TooLarge, fit_page, max_chars
 from .conf import mcp_settings
 from .exceptions import AnnotationError, ToolError
 from .filters import build_filters, pk_schema
 from .pagination import make_cursor, read_cursor
-from .schemas import as_output_schema, input_schema, list_schema, output_schema
+from .schemas import as_output_schema, input_schema, list_schema, output_schema, with_budget_keys
 from .search import MAX_SEARCH_LENGTH, MAX_SEARCH_WORDS, check_search_terms, rank_by_relevance
 from .serializers import build_model_serializer, field_plan_for
 from .tools import McpTool
@@ -75,6 +76,9 @@ class ModelExposure:
         #: How rows are represented without a serializer per call; None: DRF serializes them (serializers.FieldPlan).
         self.field_plan = field_plan_for(self.serializer_class)
         self.item_schema = output_schema(self.serializer_class())
+        #: The keys of a row, which a search's `fields` may choose from; the pk's is always sent.
+        self.output_fields = list(self.item_schema["properties"])
+        self.pk_key = opts.pk.name if opts.pk.name in self.output_fields else None
         self.pk_schema = pk_schema(model)
         self.filters, self.skipped_filters = build_filters(model, model_admin.list_filter)
         self.extra_description = (" " + model_admin.mcp_description.strip()) if model_admin.mcp_description else ""
@@ -181,7 +185,7 @@ class ModelTool(McpTool):
         return {**self.exposure.pk_schema, "description": self.wording(self.id_description_format)}
 
     def get_output_schema(self):
-        return self.exposure.item_schema
+        return with_budget_keys(self.exposure.item_schema)
 
     def get_required_permissions(self):
         return (f"{self.model_permission.replace('_', ' ')} {self.exposure.label}",)
@@ -235,10 +239,25 @@ class SearchTool(ModelTool):
             "type": "string",
             "description": "The next_cursor of the previous page, to continue the same search.",
         }
+        always = f"; {e.pk_key} is always included" if e.pk_key else ""
+        properties["fields"] = {
+            "type": "array",
+            "items": {"type": "string", "enum": e.output_fields},
+            "minItems": 1,
+            "uniqueItems": True,
+            "description": f"Only these fields of each {e.label}{always}; all fields if omitted. Ask for fewer to "
+            "fit more results in one answer.",
+        }
         return {"type": "object", "properties": properties, "additionalProperties": False}
 
     def get_output_schema(self):
-        return list_schema(self.exposure.item_schema)
+        e = self.exposure
+        schema = list_schema(e.item_schema, always_present=())  # `fields` may ask for fewer
+        schema["properties"]["items"]["description"] = (
+            f"The {e.label_plural} found: every field, or those `fields` names"
+            + (f" and {e.pk_key}." if e.pk_key else ".")
+        )
+        return with_budget_keys(schema)
 
     def get_description(self):
         e = self.exposure
@@ -250,7 +269,8 @@ class SearchTool(ModelTool):
             + f". Use it to find {e.label_plural} matching criteria or to look up the id of {e.label_with_article} "
             f"before calling get_{e.singular}. Returns up to page_size {e.label_plural} "
             f"(default {mcp_settings.PAGE_SIZE}, at most {mcp_settings.MAX_PAGE_SIZE}) and a next_cursor for the next page; "
-            f"only {e.label_plural} you are allowed to see are included." + e.extra_description
+            f"only {e.label_plural} you are allowed to see are included. `fields` asks for fewer fields; a page too "
+            "large for one answer is cut short, and its next_cursor continues right after it." + e.extra_description
         )
 
     def run(self, request, arguments):
@@ -279,10 +299,49 @@ class SearchTool(ModelTool):
         rows = list(e.page_rows(queryset.order_by(*ordering))[offset : offset + page_size + 1])
         has_more = len(rows) > page_size
         rows = rows[:page_size]
-        return {
-            "items": e.serialize_page(request, rows),
+        items = e.serialize_page(request, rows)
+        if arguments.get("fields"):
+            shown = {*arguments["fields"], e.pk_key}
+            items = [{key: value for key, value in item.items() if key in shown} for item in items]
+        page = {
+            "items": items,
             "next_cursor": make_cursor(self.name, arguments, offset + page_size) if has_more else None,
         }
+        try:
+            return fit_page(
+                page,
+                room=max_chars(),
+                resume_after=lambda k: make_cursor(self.name, arguments, offset + k),
+                describe=self.describe_cut,
+            )
+        except TooLarge:
+            first = items[0].get(e.pk_key) if e.pk_key else None
+            raise ToolError(
+                f"The first {e.label} of this page{f' (id {first})' if first is not None else ''} is larger than a "
+                f"result may be ({max_chars()} characters), even with its texts shortened. Ask for fewer fields "
+                "with `fields`."
+            ) from None
+
+    def describe_cut(self, returned, page_length, shortened, more):
+        """The sentence saying how a page was cut to fit the size limit, and how to get the rest."""
+        e = self.exposure
+        rest = (
+            f" Call {self.name} again with the same arguments and cursor set to next_cursor for the rest; ask for "
+            "fewer `fields` or a smaller page_size to get more in one result."
+            if more
+            else ""
+        )
+        if not shortened:
+            return (
+                f"Only {returned} of the {page_length} {e.label_plural} of this page fit in one result "
+                f"({max_chars()} characters).{rest}"
+            )
+        fields = ", ".join(dict.fromkeys(path.rpartition(".")[2] for path in shortened))
+        return (
+            f"This {e.label} alone is larger than one result may be ({max_chars()} characters): its {fields} "
+            "ended with a marker saying how many characters were left out; ask for fewer `fields`, or read the "
+            f"full text in the Django admin.{rest}"
+        )
 
 
 class GetTool(ModelTool):
@@ -411,7 +470,7 @@ class DeleteTool(WriteTool):
     model_permission = "delete"
 
     def get_output_schema(self):
-        return {
+        schema = {
             "type": "object",
             "properties": {
                 "deleted": {"type": "boolean"},
@@ -424,6 +483,7 @@ class DeleteTool(WriteTool):
             },
             "required": ["deleted", "id", "also_deleted"],
         }
+        return with_budget_keys(schema)
 
     def run(self, request, arguments):
         e = self.exposure
@@ -439,7 +499,7 @@ class DeleteTool(WriteTool):
                 f"Deleting this {e.label} would also delete {', '.join(sorted(str(p) for p in perms_needed))}, which you may not delete."
             )
         object_id = obj.pk
-        self.model_admin.log_deletions(request, e.model._default_manager.filter(pk=object_id))
+        self.model_admin.log_deletions(request, e.model._meta.default_manager.filter(pk=object_id))
         self.model_admin.delete_model(request, obj)
         also = {str(k): v for k, v in model_count.items() if str(k) != e.label_plural}
         return {"deleted": True, "id": object_id, "also_deleted": also}
@@ -549,14 +609,16 @@ class ActionTool(ModelTool):
         }
 
     def get_output_schema(self):
-        return {
-            "type": "object",
-            "properties": {
-                "ids": {"type": "array", "items": as_output_schema(self.exposure.pk_schema)},
-                "messages": {"type": "array", "items": {"type": "string"}},
-            },
-            "required": ["ids", "messages"],
-        }
+        return with_budget_keys(
+            {
+                "type": "object",
+                "properties": {
+                    "ids": {"type": "array", "items": as_output_schema(self.exposure.pk_schema)},
+                    "messages": {"type": "array", "items": {"type": "string"}},
+                },
+                "required": ["ids", "messages"],
+            }
+        )
 
     def get_description(self):
         e = self.exposure

@@ -1,4 +1,5 @@
-"""API keys for remote callers, and the tool registry that per-tool grants hang on."""
+"""API keys for remote callers, the tool registry that per-tool grants hang on, the audit trail of
+what callers did, and the per-tool rate limits admins change without a deploy."""
 
 import hashlib
 import secrets
@@ -141,6 +142,108 @@ class AccessGeneration(models.Model):
 
     def __str__(self):
         return self.value
+
+
+class AuditOutcome(models.TextChoices):
+    OK = "ok", _("OK")
+    ERROR = "error", _("Error result")  # the tool answered with isError
+    REFUSED = "refused", _("Refused")  # unknown or not permitted, bad credential, missing scope
+    RATE_LIMITED = "rate_limited", _("Rate-limited")
+    FAILED = "failed", _("Internal failure")  # an unexpected exception, or a backing service down
+
+
+class AuditEntry(models.Model):
+    """One thing an MCP caller did: a tool call, resource read, prompt get or report job.
+
+    Written after the response, in batches (mcp_bridge.audit); read-only in the admin.
+    """
+
+    class Kind(models.TextChoices):
+        TOOL = "tool", _("Tool call")
+        RESOURCE = "resource", _("Resource read")
+        PROMPT = "prompt", _("Prompt")
+        JOB = "job", _("Report job")
+
+    Outcome = AuditOutcome
+
+    created = models.DateTimeField(_("time"), default=timezone.now, db_index=True)
+    request_id = models.CharField(_("request id"), max_length=64, db_index=True)
+    kind = models.CharField(_("kind"), max_length=16, choices=Kind.choices)
+    name = models.CharField(_("name"), max_length=300, help_text=_("The tool, resource URI or prompt."))
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("user"),
+        db_constraint=False,  # kept when the user is deleted, and written without locking the user row
+    )
+    username = models.CharField(_("username"), max_length=150, blank=True)
+    auth_kind = models.CharField(
+        _("authenticated by"), max_length=32, blank=True, help_text=_("api_key, oauth, stdio, ...")
+    )
+    credential = models.CharField(
+        _("credential"), max_length=200, blank=True, help_text=_("The API key prefix or the OAuth application.")
+    )
+    client_name = models.CharField(_("client"), max_length=200, blank=True)
+    client_version = models.CharField(_("client version"), max_length=100, blank=True)
+    protocol_version = models.CharField(_("protocol version"), max_length=32, blank=True)
+    session_id = models.CharField(_("session"), max_length=128, blank=True)
+    arguments = models.JSONField(
+        _("arguments"), default=dict, blank=True, help_text=_("Secrets and redacted fields masked.")
+    )
+    outcome = models.CharField(_("outcome"), max_length=16, choices=AuditOutcome.choices, db_index=True)
+    error = models.TextField(_("error"), blank=True)
+    duration_ms = models.FloatField(_("duration (ms)"), null=True, blank=True)
+    rows = models.IntegerField(_("rows"), null=True, blank=True, help_text=_("Rows returned or changed."))
+    log_entries = models.ManyToManyField(
+        "admin.LogEntry", blank=True, related_name="+", verbose_name=_("admin log entries")
+    )
+
+    class Meta:
+        verbose_name = _("MCP audit entry")
+        verbose_name_plural = _("MCP audit trail")
+        ordering = ["-created", "-id"]
+        default_permissions = ("view",)
+        indexes = [
+            models.Index(fields=["name", "created"], name="mcp_audit_name_created"),
+            models.Index(fields=["user", "created"], name="mcp_audit_user_created"),
+            models.Index(fields=["client_name", "created"], name="mcp_audit_client_created"),
+        ]
+
+    def __str__(self):
+        return f"{self.name} by {self.username or '?'} ({self.get_outcome_display()})"
+
+
+class ToolRateLimit(models.Model):
+    """A rate limit for one tool that admins set in the Django admin, over MCP_BRIDGE['THROTTLE_RATES'].
+
+    Saving or deleting one applies on the next call in every process.
+    """
+
+    tool = models.OneToOneField(Tool, on_delete=models.CASCADE, related_name="rate_limit", verbose_name=_("tool"))
+    rate = models.CharField(
+        _("rate"),
+        max_length=32,
+        blank=True,
+        help_text=_("Calls per caller, e.g. '10/minute' or '100/day'. Empty: no limit for this tool."),
+    )
+    session_rate = models.CharField(
+        _("rate per session"),
+        max_length=32,
+        blank=True,
+        help_text=_("Calls per handshake-era (2025) session, e.g. '30/minute'. Empty: no per-session limit."),
+    )
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("tool rate limit")
+        verbose_name_plural = _("tool rate limits")
+        ordering = ["tool__name"]
+
+    def __str__(self):
+        return f"{self.tool.name}: {self.rate or 'unlimited'}"
 
 
 def new_job_id():

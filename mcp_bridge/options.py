@@ -3,6 +3,8 @@
 from django.core.exceptions import FieldDoesNotExist
 from django.db import models
 
+from .exceptions import AnnotationError
+
 READ_OPERATIONS = ("search", "get")
 WRITE_OPERATIONS = ("create", "update", "delete")
 OPERATIONS = READ_OPERATIONS + WRITE_OPERATIONS
@@ -47,10 +49,37 @@ class McpAdminMixin:
     #: Override the names used in tool names (`get_<name>`, `search_<name_plural>`).
     mcp_name = None
     mcp_name_plural = None
+    #: Business rules per operation, checked before a call runs (see mcp_bridge.rules):
+    #: {"search": [MaxDateRange("created", days=90)], "create": [MustExist("customer")]}. Keys are
+    #: operations, `mcp_actions` names and the names of this ModelAdmin's own tools and reports.
+    mcp_rules: dict = {}
+    #: Seconds a call of this ModelAdmin's tools may take (None: MCP_BRIDGE['TOOL_TIME_BUDGET']); a
+    #: tool's or action's own `time_budget=` wins. Past it the call ends with isError, its writes rolled back.
+    mcp_time_budget = None
 
     def get_mcp_queryset(self, request):
         """Return the rows MCP callers may reach; defaults to the admin's own get_queryset()."""
         return self.get_queryset(request)
+
+    def get_mcp_rules(self, operation):
+        """Return the business rules of *operation* (default: `mcp_rules.get(operation, [])`).
+
+        *operation* is 'search', 'get', 'create', 'update', 'delete', an action's name or a tool's
+        name. Read once at start-up, without a request: the rules are part of the tool's description.
+        A rule that depends on the caller receives the request when it checks a call.
+        """
+        if not isinstance(self.mcp_rules, dict):  # never skip a rule silently: refuse the calls it was meant for
+            raise AnnotationError(
+                f"The value of 'mcp_rules' must be a dict, not {type(self.mcp_rules).__name__}.",
+                id="mcp_bridge.E130",
+                obj=type(self),
+                hint="Map operations to lists of rules: mcp_rules = {'search': [MaxDateRange('created', days=90)]}.",
+            )
+        return self.mcp_rules.get(operation, [])
+
+    def get_mcp_time_budget(self, operation):
+        """Return the seconds a call of *operation* may take, or None for the default (`mcp_time_budget`)."""
+        return self.mcp_time_budget
 
     def get_mcp_operations(self):
         """Return the operations to generate tools for (default: `mcp_operations`).

@@ -1,7 +1,9 @@
 """Opaque, signed cursors for search results.
 
-A cursor carries the offset of the next page and a digest of the search it belongs to, so a
-cursor replayed with other filters is refused instead of silently returning a wrong page.
+A cursor carries the offset of the next row and a digest of the search it belongs to, so a
+cursor replayed with other filters is refused instead of silently returning a wrong page. The
+offset is the row's place in the search's total order (the ordering ends with the pk), so a page
+cut short to fit the size limit (budgets.py) resumes exactly after its last item.
 """
 
 import hashlib
@@ -12,13 +14,16 @@ from django.core import signing
 from .exceptions import ToolError
 
 PAGING_ARGUMENTS = {"cursor", "page_size"}
+#: Arguments that change how each row is shown, not which rows match or their order: a search may
+#: continue with fewer `fields`, e.g. to fit more rows in one result.
+PRESENTATION_ARGUMENTS = {"fields"}
 #: The largest offset a cursor may carry: OFFSET and LIMIT are signed 64-bit integers in SQL
 #: databases, and the next page's bounds (offset + page_size + 1) must still fit.
 MAX_OFFSET = 2**62
 
 
 def search_digest(arguments):
-    relevant = {k: v for k, v in arguments.items() if k not in PAGING_ARGUMENTS}
+    relevant = {k: v for k, v in arguments.items() if k not in PAGING_ARGUMENTS | PRESENTATION_ARGUMENTS}
     return hashlib.sha256(json.dumps(relevant, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 

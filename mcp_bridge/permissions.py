@@ -13,6 +13,7 @@ The set is handed to Django's permission checks as `user.mcp_permissions`, which
 """
 
 import secrets
+import threading
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group, Permission
@@ -35,6 +36,10 @@ GENERATION_ROW = 1  # the primary key of AccessGeneration's one row
 # that replaces the generation is seen on the next call, in every process.
 _RECENT_SECONDS = 10
 _recent_sets = ProcessCache(maxsize=10_000)
+
+# The generation each thread read last: a unit of work reads it once, and what it decides afterwards
+# (a tool's rate-limit override) is keyed by it without another read.
+_seen = threading.local()
 
 
 def new_generation():
@@ -64,11 +69,17 @@ def access_generation(counters=()):
     """
     generation, counts = read_and_count(GENERATION_KEY, counters)
     if not cache_is_shared():
-        return stored_generation(), counts  # this process's cache holds no one else's changes
-    if generation is None:
+        generation = stored_generation()  # this process's cache holds no one else's changes
+    elif generation is None:
         # Another process may have set one first: keep theirs.
         generation = write_text(GENERATION_KEY, new_generation(), only_if_missing=True)
+    _seen.generation = generation
     return generation, counts
+
+
+def generation_seen():
+    """Return the access generation this thread read last (in its current unit of work), or None."""
+    return getattr(_seen, "generation", None)
 
 
 def stored_generation():
@@ -104,6 +115,13 @@ def invalidate_permissions(update_fields=None, using=None, action=None, **kwargs
     # A call between now and the commit may cache the old permissions under the new generation:
     # replace it once more when the change is visible. (The row is written inside the transaction.)
     transaction.on_commit(_replace_cached_generation, using=using)
+
+
+def invalidate_on_credential_change(created=False, **kwargs):
+    """A saved credential: a new one changes nothing anyone remembers (OAuth issues one per sign-in and
+    refresh); a changed one (revoked, expired, reassigned) replaces the access generation."""
+    if not created:
+        invalidate_permissions(**kwargs)
 
 
 def _replace_cached_generation():
@@ -163,10 +181,15 @@ def permissions_from_backends(user):
 def connect_signals(credential_models=()):
     """Replace the access generation on every change to users, groups, permissions and *credential_models*."""
     user_model = get_user_model()
-    for model in (user_model, Group, Permission, *credential_models):
+    for model in (user_model, Group, Permission):
         post_save.connect(
             invalidate_permissions, sender=model, dispatch_uid=f"mcp_bridge.perm.save.{model._meta.label}"
         )
+    for model in credential_models:
+        post_save.connect(
+            invalidate_on_credential_change, sender=model, dispatch_uid=f"mcp_bridge.perm.save.{model._meta.label}"
+        )
+    for model in (user_model, Group, Permission, *credential_models):
         post_delete.connect(
             invalidate_permissions, sender=model, dispatch_uid=f"mcp_bridge.perm.del.{model._meta.label}"
         )

@@ -16,6 +16,10 @@ current_principal = contextvars.ContextVar("mcp_bridge_principal", default=None)
 #: Where asgi.py keeps an HTTP request's Principal in its ASGI scope.
 PRINCIPAL_SCOPE_KEY = "mcp_bridge.principal"
 
+#: Where a unit of work notes that the request's credential no longer holds (an AuthenticationFailed),
+#: so that asgi.py answers with 401 and the challenge.
+CREDENTIAL_REFUSED_SCOPE_KEY = "mcp_bridge.credential_refused"
+
 
 def http_scope(ctx):
     """Return the ASGI scope of the HTTP request that carried this message; None on stdio and in-process."""

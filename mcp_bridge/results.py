@@ -10,10 +10,12 @@ import functools
 from mcp import types
 from mcp.shared.exceptions import MCPError
 
+from . import budgets
 from .content import blocks, is_content, resource_contents
 from .context import InputRequired, MissingClientCapability
 from .exceptions import ServiceUnavailable, ToolError
 from .inputs import check_text
+from .schemas import with_budget_keys
 from .tools import json_text
 
 #: resources/read of an unknown (or hidden) URI in the handshake era; 2026-07-28 (SEP-2164) uses INVALID_PARAMS.
@@ -95,9 +97,9 @@ def tool_description(tool):
         idempotent_hint=tool.idempotent,
         open_world_hint=False,
     )
-    return types.Tool(
-        input_schema=tool.input_schema, output_schema=tool.output_schema, annotations=hints, **_listed(tool)
-    )
+    # Every object result may come back cut to fit the size limit: its schema says so (budgets.py).
+    output_schema = with_budget_keys(tool.output_schema)
+    return types.Tool(input_schema=tool.input_schema, output_schema=output_schema, annotations=hints, **_listed(tool))
 
 
 def resource_description(resource):
@@ -127,21 +129,39 @@ def call_tool_result(result):
     """Return the CallToolResult of a tools.ToolResult: content blocks, or JSON text plus structured content.
 
     A JSON result is returned in its wire form (the SDK validates it as a CallToolResult all the
-    same), so that its rows are not copied into models only to be dumped again.
+    same), so that its rows are not copied into models only to be dumped again. No result has more
+    than MCP_BRIDGE['RESULT_MAX_CHARS'] characters of text: a longer one is cut (budgets.py).
     """
+    budget = budgets.max_chars()
     if is_content(result.data):
-        return types.CallToolResult(content=[block.to_mcp() for block in blocks(result.data)])
+        return types.CallToolResult(
+            content=budgets.fit_text_blocks([block.to_mcp() for block in blocks(result.data)], budget)
+        )
     if result.is_error:
-        return tool_error_result(result.text())
-    content = [{"type": "text", "text": result.text()}]
+        return tool_error_result(budgets.shorten_text(result.text(), budget))
+    data, text = result.data, result.text()
     # Admin messages (message_user) the result does not already carry are passed on as text.
-    carried = result.data.get("messages", []) if isinstance(result.data, dict) else []
+    carried = data.get("messages", []) if isinstance(data, dict) else []
     extra = [message for message in result.messages if message not in carried]
-    if extra:
-        content.append({"type": "text", "text": "Admin messages: " + " ".join(extra)})
+    messages = "Admin messages: " + " ".join(extra) if extra else ""
+    notice = budgets.notice_of(data)
+    if len(text) + len(notice) + len(messages) > budget:
+        room = budget - min(len(messages), budgets.MESSAGES_ROOM, budget // 2)  # the data first, then messages
+        if len(text) + len(notice) > room:
+            try:
+                data, notice = budgets.fit_result(data, room)
+            except budgets.TooLarge:
+                return tool_error_result(budgets.too_large_message(budget))
+            text = data if isinstance(data, str) else json_text(data)
+        messages = budgets.shorten_text(messages, budget - len(text) - len(notice))
+    content = [{"type": "text", "text": text}]
+    if notice:
+        content.append({"type": "text", "text": notice})  # said in words too: not every client shows the JSON
+    if messages:
+        content.append({"type": "text", "text": messages})
     answer = {"content": content, "isError": False, "resultType": "complete"}
-    if isinstance(result.data, dict):
-        answer["structuredContent"] = result.data
+    if isinstance(data, dict):
+        answer["structuredContent"] = data
     return answer
 
 

@@ -20,6 +20,38 @@ from rest_framework.settings import api_settings
 
 _mapper = AutoSchema()
 
+#: The keys a result cut to fit MCP_BRIDGE['RESULT_MAX_CHARS'] carries (budgets.py); optional, so a
+#: client that knows nothing of them reads every result as before.
+TRUNCATED, TRUNCATION = "truncated", "truncation"
+BUDGET_PROPERTIES = {
+    TRUNCATED: {
+        "type": "boolean",
+        "description": "Present, and true, only when this result was cut to fit the server's size limit; "
+        "`truncation` says what was left out and how to get it.",
+    },
+    TRUNCATION: {
+        "type": "object",
+        "description": "What was cut, when `truncated` is true.",
+        "properties": {
+            "max_chars": {"type": "integer", "description": "The most characters a result may have."},
+            "list": {
+                "type": ["string", "null"],
+                "description": "The list of records cut at a record boundary (e.g. `items`); null if none was.",
+            },
+            "returned": {"type": ["integer", "null"], "description": "How many records of that list are returned."},
+            "omitted": {"type": ["integer", "null"], "description": "How many records of that list were left out."},
+            "shortened": {
+                "type": "array",
+                "items": {"type": "string"},
+                "description": "Texts shortened to fit (paths such as `items[0].body`, at most 20); each ends "
+                "with a marker saying how many characters were left out.",
+            },
+            "hint": {"type": "string", "description": "What to call to get the rest."},
+        },
+        "required": ["max_chars", "list", "returned", "omitted", "shortened", "hint"],
+    },
+}
+
 # A decimal string as a model writes it: ASCII digits only (Python's `\d` and `Decimal()` also
 # accept other scripts' digits, underscores and exponents).
 DECIMAL_PATTERN = r"^-?[0-9]+(\.[0-9]+)?$"
@@ -206,17 +238,42 @@ def output_schema(serializer):
     return {"type": "object", "properties": properties, "required": list(properties)}
 
 
-def list_schema(item_schema, *, paginated=True):
-    """Return the schema of a page of items."""
+def with_budget_keys(schema):
+    """Return *schema* declaring the optional keys of a result cut to fit the size limit (BUDGET_PROPERTIES).
+
+    Only object schemas with properties get them; a schema whose own property has one of the names
+    keeps its own (check mcp_bridge.E322 reports it).
+    """
+    if not isinstance(schema, dict) or not isinstance(schema.get("properties"), dict):
+        return schema
+    missing = {key: value for key, value in BUDGET_PROPERTIES.items() if key not in schema["properties"]}
+    if not missing:
+        return schema
+    return {**schema, "properties": {**schema["properties"], **copy.deepcopy(missing)}}
+
+
+def list_schema(item_schema, *, paginated=True, always_present=None):
+    """Return the schema of a page of items.
+
+    *always_present* names the item keys every item has (by default all of them); a search that
+    takes a `fields` projection returns fewer.
+    """
+    items = copy.deepcopy(item_schema)
+    if always_present is not None:
+        items["required"] = [name for name in items.get("required", []) if name in always_present]
+        if not items["required"]:
+            del items["required"]
     schema = {
         "type": "object",
-        "properties": {"items": {"type": "array", "items": copy.deepcopy(item_schema)}},
+        "properties": {"items": {"type": "array", "items": items}},
         "required": ["items"],
     }
     if paginated:
         schema["properties"]["next_cursor"] = {
             "type": ["string", "null"],
-            "description": "Pass as `cursor` to get the next page; null when this is the last page.",
+            "description": "Pass as `cursor` to get the next page, with the other arguments unchanged; null when "
+            "this is the last page. A page cut to fit the size limit (`truncated`) has one that resumes right "
+            "after its last item.",
         }
         schema["required"].append("next_cursor")
     return schema

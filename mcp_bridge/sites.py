@@ -8,8 +8,10 @@ import logging
 import threading
 
 from django.db import DatabaseError
+from django.utils.functional import cached_property
 from django.utils.module_loading import autodiscover_modules
 
+from . import scopes
 from .admin_sites import mcp_admins
 from .declarations import naming
 from .exceptions import AnnotationError, ServiceUnavailable
@@ -62,6 +64,11 @@ class Registry:
         #: Where each tool and prompt was declared: a ModelAdmin class or a function (what checks name).
         self.tool_owners = {}
         self.prompt_owners = {}
+
+    @cached_property
+    def required_scopes(self):
+        """The OAuth scopes this registry's tools need: a token holding them all may call any tool."""
+        return frozenset(tool.required_scope for tool in self.tools.values())
 
     def add_tool(self, tool, owner):
         if tool.name in self.tools:
@@ -252,14 +259,15 @@ class McpSite:
 
     # -- what a caller may see -----------------------------------------------------------------
     def visible_tool_names(self, request, generation):
-        """Return the names of the tools *request.user* may call, cached per permission generation.
+        """Return the names of the tools *request.user* may call, cached per permission generation
+        and OAuth scope set (an OAuth caller sees only the tools its scopes allow).
 
         The cache assumes `has_*_permission` hooks depend on the user's permissions only, as
         Django's defaults do; a hook that reads more of the request than the user is still asked
         again by `get_tool()` on every call: only the listing is cached per user.
         """
         # A new generation makes every older key unreachable; the least recently used are dropped first.
-        key = (generation, request.user.pk, request.user.is_superuser, request.user.is_active)
+        key = (generation, request.user.pk, request.user.is_superuser, request.user.is_active, granted_scopes(request))
         names = self._visible.get(key)
         if names is None:
             names = frozenset(name for name, tool in self.registry.tools.items() if may_call(tool, request))
@@ -275,8 +283,16 @@ class McpSite:
         return tool if may_call(tool, request) else None
 
 
+def granted_scopes(request):
+    """The OAuth scopes of *request*'s credential (None: not limited by scopes)."""
+    return getattr(request.auth, "scopes", None)
+
+
 def may_call(tool, request):
-    """Return tool.has_permission(request); a tool whose check fails is hidden and logged, not every tool."""
+    """Return True if the caller's OAuth scopes allow *tool* and tool.has_permission(request) is true;
+    a tool whose check fails is hidden and logged, not every tool."""
+    if not scopes.allows(granted_scopes(request), tool.required_scope):
+        return False
     try:
         return tool.has_permission(request)
     except (DatabaseError, ServiceUnavailable):

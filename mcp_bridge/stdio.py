@@ -106,7 +106,35 @@ def claimed_standard_streams():
 
 @contextlib.asynccontextmanager
 async def stdio_server():
-    """Yield (read_stream, write_stream) for `Server.run`, over this process's stdin and stdout."""
+    """Yield (read_stream, write_stream) for `Server.run`, over this process's stdin and stdout.
+
+    While it serves, calls are recorded in the audit trail as authenticated by "stdio"; what the
+    recorder still holds is written when it ends.
+    """
+    from .call_records import stdio_transport  # the audit trail's record of who called
+
+    token = stdio_transport.set(True)
+    try:
+        async with _serving() as streams:
+            yield streams
+    finally:
+        stdio_transport.reset(token)
+        await anyio.to_thread.run_sync(_flush_audit)
+
+
+def _flush_audit():
+    from django.db import connections
+
+    from . import audit
+
+    try:
+        audit.flush()
+    finally:
+        connections.close_all()  # this thread's connection
+
+
+@contextlib.asynccontextmanager
+async def _serving():
     with claimed_standard_streams() as (wire_in, wire_out):
         read_writer, read_stream = anyio.create_memory_object_stream(0)
         write_stream, write_reader = anyio.create_memory_object_stream(0)

@@ -1,6 +1,7 @@
 """The tool surface as data: snapshots for semver checks, example values for docs."""
 
 import copy
+import hashlib
 import json
 
 MAJOR, MINOR, PATCH = "major", "minor", "patch"
@@ -192,3 +193,8 @@ def example_value(schema, name=""):
 
 def dumps(data):
     return json.dumps(data, indent=2, ensure_ascii=False, sort_keys=False) + "\n"
+
+
+def surface_version(registry):
+    """A short digest of the snapshot: equal while what clients see is unchanged (`mcp_schema` prints it)."""
+    return hashlib.sha256(dumps(snapshot(registry)).encode()).hexdigest()[:12]

@@ -1,9 +1,9 @@
-"""The Celery tasks of reports (found by Celery's autodiscover_tasks): running a job, and the sweep."""
+"""The Celery tasks of mcp_bridge (found by Celery's autodiscover_tasks): running a job, the sweep, audit retention."""
 
 from celery import Task, shared_task
 from celery.exceptions import TimeLimitExceeded
 
-from . import jobs
+from . import audit, jobs
 
 
 class JobTask(Task):
@@ -30,3 +30,9 @@ def sweep_jobs():
     """Delete expired jobs and queue again those whose worker was lost (run by Celery beat)."""
     deleted, requeued = jobs.sweep()
     return {"deleted": deleted, "requeued": requeued}
+
+
+@shared_task(name="mcp_bridge.audit_cleanup", ignore_result=True)
+def audit_cleanup():
+    """Delete audit rows older than MCP_BRIDGE['AUDIT_RETENTION_DAYS'] (run by Celery beat)."""
+    return {"deleted": audit.cleanup()}

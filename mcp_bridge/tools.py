@@ -20,7 +20,9 @@ from rest_framework import serializers
 from rest_framework.exceptions import ValidationError as DRFValidationError
 from rest_framework.utils.encoders import JSONEncoder
 
+from . import rules, scopes, time_budget
 from .availability import is_service_failure
+from .conf import mcp_settings
 from .content import is_content
 from .context import InputRequired, MissingClientCapability
 from .database import StatementTimeout
@@ -28,7 +30,7 @@ from .declarations import Declaration, check_description, check_name
 from .exceptions import AnnotationError, ServiceUnavailable, ToolError
 from .inputs import check_text
 from .models import Tool as ToolModel
-from .schemas import DECIMAL_PATTERN
+from .schemas import DECIMAL_PATTERN, with_budget_keys
 from .schemas import input_schema as serializer_input_schema
 from .schemas import output_schema as serializer_output_schema
 
@@ -38,11 +40,14 @@ logger = logging.getLogger(__name__)
 class ToolResult:
     """What a tool returns: structured data plus any messages the admin hooks left."""
 
-    def __init__(self, data, *, is_error=False, messages=(), text=None):
+    def __init__(self, data, *, is_error=False, messages=(), text=None, outcome=None):
         self.data = data
         self.is_error = is_error
         self.messages = list(messages)
         self._text = text
+        #: How the call ended, for the audit trail (an AuditOutcome value): "ok", "error" (an isError result
+        #: the model can act on), "rate_limited", or "failed" (an unexpected exception or a backing service down).
+        self.outcome = outcome or ("error" if is_error else "ok")
         #: The job a report started, when the client takes it as an MCP task (see reports.ReportTool).
         self.task = None
 
@@ -61,7 +66,7 @@ class McpTool:
 
     name = ""
     title: str | None = None
-    description = ""
+    declared_description = ""
     input_schema = {"type": "object", "properties": {}, "additionalProperties": False}
     output_schema = None
     read_only = False
@@ -75,12 +80,23 @@ class McpTool:
     throttle_scope = None
     #: ToolRateThrottle's rate for this tool when THROTTLE_RATES has none for its scope (None: unlimited).
     default_throttle_rate = None
+    #: The OAuth scope an OAuth caller needs for this tool (None: decided by `required_scope`).
+    oauth_scope = None
     #: True if a call may send notifications (progress, log messages) while it runs. False lets a
     #: 2026-07-28 call over HTTP be answered as one JSON response, with no event stream held open.
     sends_notifications = True
 
     def __repr__(self):
         return f"<{type(self).__name__} {self.name!r}>"
+
+    @property
+    def description(self):
+        """The declared description, then the business rules a call must respect (mcp_bridge.rules)."""
+        return self.declared_description + rules.describe_rules(self)
+
+    @description.setter
+    def description(self, text):
+        self.declared_description = text
 
     def __eq__(self, other):
         return type(self) is type(other) and self.name == other.name
@@ -89,6 +105,17 @@ class McpTool:
         return hash((type(self), self.name))
 
     # -- permissions ---------------------------------------------------------------------------
+    @property
+    def required_scope(self):
+        """The OAuth scope a call needs: `oauth_scope`, else mcp:reports for reports and their job tools,
+        mcp:read for read-only tools and mcp:write for the rest. Callers without scopes (API keys,
+        stdio) are not limited by it."""
+        if self.oauth_scope:
+            return self.oauth_scope
+        if self.kind in ("report", "job"):
+            return scopes.REPORTS
+        return scopes.READ if self.read_only else scopes.WRITE
+
     @property
     def grant_permission(self):
         """The per-tool grant, 'mcp_bridge.call_<name>', that admins give to users and groups."""
@@ -150,11 +177,15 @@ class McpTool:
         """Validate *arguments*, run the tool in one transaction, and return a ToolResult."""
         try:
             arguments = self.validate_arguments(arguments)
-            if self.read_only:
-                data = self.run(request, arguments)
-            else:
-                with transaction.atomic():
+            with time_budget.limit(self) as budget:  # past it: a ToolError, and nothing written is kept
+                rules.check_call(self, request, arguments)
+                if self.read_only:
                     data = self.run(request, arguments)
+                    budget.check()
+                else:
+                    with transaction.atomic():
+                        data = self.run(request, arguments)
+                        budget.check()  # inside the transaction, so a late write is rolled back
             text = None
             if not is_content(data) and not isinstance(data, str):
                 # One encoding serves the text content and, decoded, the structured content: both then
@@ -201,13 +232,16 @@ class McpTool:
             if is_service_failure(exc):
                 logger.warning("Tool %s could not run: a backing service failed", self.name, exc_info=True)
                 busy = exc if isinstance(exc, ServiceUnavailable) else ServiceUnavailable()
-                return ToolResult(f"{self.name} could not run: {busy.message} Nothing was changed.", is_error=True)
+                return ToolResult(
+                    f"{self.name} could not run: {busy.message} Nothing was changed.", is_error=True, outcome="failed"
+                )
             reference = uuid.uuid4().hex[:12]
             logger.exception("Tool %s failed unexpectedly (reference %s)", self.name, reference)
             return ToolResult(
                 f"{self.name} failed unexpectedly; nothing was changed. The error was logged with reference {reference}. "
                 "Try again later or report the reference to an administrator.",
                 is_error=True,
+                outcome="failed",
             )
 
 
@@ -237,6 +271,9 @@ class SerializerTool(Declaration, McpTool):
         context=False,
         throttle_scope=None,
         throttle_classes=None,
+        oauth_scope=None,
+        rules=(),
+        time_budget=None,
     ):
         owner = type(model_admin) if model_admin is not None else func  # what a system check names
         check_name("Tool", name, owner=owner, example="close_order")
@@ -257,6 +294,7 @@ class SerializerTool(Declaration, McpTool):
         for permission in self.permissions:
             _check_permission_name(name, permission, model_admin, owner)
         _check_throttle_options(name, throttle_scope, throttle_classes, owner)
+        _check_oauth_scope(name, oauth_scope, owner)
         super().__init__(func, name=name, title=title, description=description)
         self.model_admin = model_admin
         self.read_only = read_only
@@ -268,6 +306,9 @@ class SerializerTool(Declaration, McpTool):
         self.sends_notifications = context  # only a tool given the CallContext can reach its connection
         self.throttle_scope = throttle_scope
         self.throttle_classes = throttle_classes
+        self.oauth_scope = oauth_scope
+        self.rules = rules  # business rules (mcp_bridge.rules), checked by system checks E132-E139
+        self.time_budget = time_budget  # seconds; None: the ModelAdmin's or MCP_BRIDGE['TOOL_TIME_BUDGET']
         if input_serializer is not None:
             self.input_schema = serializer_input_schema(input_serializer())
         elif input_schema is not None:
@@ -278,6 +319,7 @@ class SerializerTool(Declaration, McpTool):
             self.output_schema = serializer_output_schema(output_serializer())
         else:
             self.output_schema = output_schema
+        self.output_schema = with_budget_keys(self.output_schema)  # a result cut to fit says so (budgets.py)
         self.required_permissions = self.permissions
 
     def has_model_permission(self, request):
@@ -339,6 +381,17 @@ def _check_permission_name(tool_name, permission, model_admin, owner):
             obj=admin_class,
             hint=(f"Did you mean {close[0]!r}? " if close else "")
             + f"Use one of {', '.join(map(repr, available))}, or an 'app_label.codename' permission.",
+        )
+
+
+def _check_oauth_scope(tool_name, oauth_scope, owner):
+    """Raise AnnotationError (mcp_bridge.E123) for an oauth_scope that is not one of OAUTH_SCOPES."""
+    if oauth_scope is not None and oauth_scope not in mcp_settings.OAUTH_SCOPES:
+        raise AnnotationError(
+            f"Tool {tool_name!r} has the oauth_scope {oauth_scope!r}, which is not in MCP_BRIDGE['OAUTH_SCOPES'].",
+            id="mcp_bridge.E123",
+            obj=owner,
+            hint=f"Use one of {', '.join(mcp_settings.OAUTH_SCOPES)}, or add the scope to MCP_BRIDGE['OAUTH_SCOPES'].",
         )
 
 

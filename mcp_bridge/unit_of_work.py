@@ -29,7 +29,9 @@ from .capacity import max_concurrent_requests
 from .database import StatementTimeout, statement_budget
 from .exceptions import AuthenticationFailed, ServiceUnavailable
 from .permissions import access_generation, prime_permissions
+from .principals import CREDENTIAL_REFUSED_SCOPE_KEY
 from .requests import McpRequest
+from .tracing import unit_of_work_span
 
 logger = logging.getLogger(__name__)
 
@@ -78,12 +80,15 @@ async def run_unit(principal, scope, work, *, tool_name=None, tool=None, throttl
     """
 
     def unit():
-        with django_request(scope), statement_budget():
+        # A child of the SDK's request span: run_in_worker carries the OpenTelemetry context over.
+        with unit_of_work_span(tool_name), django_request(scope), statement_budget():
             request = McpRequest(None, principal=principal, tool_name=tool_name, scope=scope)
             generation, request.throttle_counts = access_generation(throttling.counters(throttles, request, tool))
             try:
                 request.user = principal.load_user(generation)
             except AuthenticationFailed as exc:
+                if scope is not None:
+                    scope[CREDENTIAL_REFUSED_SCOPE_KEY] = exc  # asgi.py answers 401 instead of this error
                 raise MCPError(code=types.INVALID_REQUEST, message=str(exc)) from None
             prime_permissions(request.user, generation)
             return work(request, generation)

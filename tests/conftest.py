@@ -11,10 +11,20 @@ from django.core.management import call_command
 from django.db import connections
 from mcp import Client
 
+from mcp_bridge import audit
 from mcp_bridge.authentication import local_principal
 from mcp_bridge.server import current_principal, get_server
 
 ROLES = ("admin", "support_agent", "analyst")
+
+
+@pytest.fixture(autouse=True)
+def audit_records_stay_in_their_test():
+    """The audit trail is written by a background thread: what a test's calls queued and the test did not
+    flush is dropped when it ends, never written into the next test's database."""
+    yield
+    with audit.recorder.lock:
+        audit.recorder.queue.clear()
 
 
 @pytest.fixture

@@ -6,11 +6,16 @@ from datetime import timedelta
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from django.test import RequestFactory
 from django.utils import timezone
 
-from mcp_bridge.authentication import authenticate_token
+from mcp_bridge.authentication import authenticate
 from mcp_bridge.exceptions import AuthenticationFailed
 from mcp_bridge.models import ApiKey, hash_api_key
+
+
+def authenticate_token(raw):
+    return authenticate(RequestFactory().get("/mcp", HTTP_AUTHORIZATION=f"Bearer {raw}"))
 
 
 @pytest.fixture

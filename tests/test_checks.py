@@ -26,6 +26,7 @@ from mcp_bridge.checks import (
     check_authentication_backends,
     check_cache,
     check_model_admin,
+    check_oauth_settings,
     check_reports,
     check_settings,
     check_throttles,
@@ -814,3 +815,67 @@ def test_reports_without_status_urls_are_reported(settings):
 
 def test_the_demo_reports_pass_every_check():
     assert check_reports() == []
+
+
+def test_oauth_scopes_named_in_settings_must_be_defined(settings):
+    settings.MCP_BRIDGE = {
+        **settings.MCP_BRIDGE,
+        "OAUTH_CHALLENGE_SCOPES": ["mcp:raed"],
+        "OAUTH_SCOPE_HIERARCHY": {"mcp:admin": ["mcp:write"]},
+    }
+    hint = "Use the scopes of OAUTH_SCOPES (mcp:read, mcp:write, mcp:reports) or add these to it."
+    assert check_oauth_settings() == [
+        checks.Error(
+            "MCP_BRIDGE['OAUTH_CHALLENGE_SCOPES'] names mcp:raed, not in MCP_BRIDGE['OAUTH_SCOPES'].",
+            hint=hint,
+            id="mcp_bridge.E020",
+        ),
+        checks.Error(
+            "MCP_BRIDGE['OAUTH_SCOPE_HIERARCHY'] names mcp:admin, not in MCP_BRIDGE['OAUTH_SCOPES'].",
+            hint=hint,
+            id="mcp_bridge.E020",
+        ),
+    ]
+
+
+@pytest.mark.parametrize(
+    "resource", ["mcp.example.com/mcp", "ftp://host/mcp", "https://host/mcp?x=1", "https://host/mcp#f"]
+)
+def test_oauth_resource_must_be_the_endpoints_absolute_url(settings, resource):
+    settings.MCP_BRIDGE = {**settings.MCP_BRIDGE, "OAUTH_RESOURCE": resource}
+    assert check_oauth_settings() == [
+        checks.Error(
+            f"MCP_BRIDGE['OAUTH_RESOURCE'] is {resource!r}; it must be the endpoint's absolute URL.",
+            hint="Give the URL clients connect to, without query or fragment: 'https://mcp.example.com/mcp'.",
+            id="mcp_bridge.E021",
+        )
+    ]
+
+
+def test_the_authorization_server_must_offer_the_mcp_scopes(settings):
+    settings.OAUTH2_PROVIDER = {**settings.OAUTH2_PROVIDER, "SCOPES": {"mcp:read": "Read"}}
+    assert check_oauth_settings() == [
+        checks.Error(
+            "The authorization server does not offer mcp:write, mcp:reports: clients cannot get a token that "
+            "carries them.",
+            hint="Add them, with the descriptions of MCP_BRIDGE['OAUTH_SCOPES'], to OAUTH2_PROVIDER['SCOPES'].",
+            id="mcp_bridge.E022",
+        )
+    ]
+
+
+def test_a_tools_oauth_scope_must_be_defined():
+    from mcp_bridge.exceptions import AnnotationError
+    from mcp_bridge.tools import SerializerTool
+
+    def export(request, data):
+        return {}
+
+    with pytest.raises(AnnotationError) as raised:
+        SerializerTool(export, name="export_all", description="Export every record as JSON.", oauth_scope="mcp:admin")
+    assert raised.value.id == "mcp_bridge.E123"
+    assert raised.value.obj is export
+    assert (
+        raised.value.message
+        == "Tool 'export_all' has the oauth_scope 'mcp:admin', which is not in MCP_BRIDGE['OAUTH_SCOPES']."
+    )

@@ -523,7 +523,7 @@ def test_a_rate_no_throttle_reads_is_w013(rates, monkeypatch):
             "MCP_BRIDGE['THROTTLE_RATES'] has a rate for the scope 'nightly', which no throttle reads, so it limits "
             "nothing.",
             hint="A tool's scope is its throttle_scope, by default its name, and is read by "
-            f"ToolRateThrottle; the scopes read now are: {', '.join(sorted(['credential', *site.registry.tools]))}.",
+            f"ToolRateThrottle; the scopes read now are: {', '.join(sorted(['credential', 'session', *site.registry.tools]))}.",
             id="mcp_bridge.W013",
         ),
     ]

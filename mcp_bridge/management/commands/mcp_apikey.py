@@ -30,7 +30,7 @@ class Command(BaseCommand):
 
     def handle_create(self, user, name, expires_days, **options):
         try:
-            owner = get_user_model()._default_manager.get_by_natural_key(user)
+            owner = get_user_model()._meta.default_manager.get_by_natural_key(user)
         except get_user_model().DoesNotExist:
             raise CommandError(
                 f"No user named {user!r}. Create it first (manage.py createsuperuser or the admin)."

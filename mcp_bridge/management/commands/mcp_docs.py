@@ -49,7 +49,8 @@ def render(registry):
         lines += [
             tool.description,
             "",
-            f"Requires: the grant `{tool.grant_permission}` and {', '.join(tool.required_permissions) or 'no model permission'}.",
+            f"Requires: the grant `{tool.grant_permission}` and {', '.join(tool.required_permissions) or 'no model permission'}"
+            f"; OAuth clients need the scope `{tool.required_scope}`.",
             "",
         ]
         props = tool.input_schema.get("properties", {})

@@ -7,7 +7,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from mcp_bridge.sites import site
-from mcp_bridge.surface import MAJOR, diff, dumps, release_level, snapshot
+from mcp_bridge.surface import MAJOR, diff, dumps, release_level, snapshot, surface_version
 
 
 class Command(BaseCommand):
@@ -28,13 +28,15 @@ class Command(BaseCommand):
         path = Path(file)
         if write:
             path.write_text(dumps(current))
-            self.stdout.write(f"Wrote {len(current['tools'])} tools to {path}.")
+            self.stdout.write(
+                f"Wrote {len(current['tools'])} tools to {path} (surface {surface_version(site.registry)})."
+            )
             return
         if not path.exists():
             raise CommandError(f"No snapshot at {path}; create it with `manage.py mcp_schema --write` and commit it.")
         changes = diff(json.loads(path.read_text()), current)
         if not changes:
-            self.stdout.write(f"The MCP surface matches {path.name}.")
+            self.stdout.write(f"The MCP surface matches {path.name} (surface {surface_version(site.registry)}).")
             return
         level = release_level(changes)
         for kind, message in changes:

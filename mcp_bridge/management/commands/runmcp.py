@@ -26,7 +26,7 @@ class Command(BaseCommand):
         from mcp_bridge.stdio import stdio_server  # answers every line, unlike mcp.server.stdio
 
         try:
-            account = get_user_model()._default_manager.get_by_natural_key(user)
+            account = get_user_model()._meta.default_manager.get_by_natural_key(user)
         except get_user_model().DoesNotExist:
             raise CommandError(f"No user named {user!r}.") from None
         if not account.is_active:
