@@ -18,13 +18,17 @@ from mcp_bridge.server import current_principal, get_server
 ROLES = ("admin", "support_agent", "analyst")
 
 
-@pytest.fixture(autouse=True)
-def audit_records_stay_in_their_test():
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_teardown(item, nextitem):
     """The audit trail is written by a background thread: what a test's calls queued and the test did not
-    flush is dropped when it ends, never written into the next test's database."""
-    yield
-    with audit.recorder.lock:
+    flush is dropped when it ends, never written into the next test's database.
+
+    A hook rather than a fixture: it runs before any fixture's teardown, so a batch the thread is writing
+    is finished before the test database is flushed (a TRUNCATE racing the batch's inserts can deadlock).
+    """
+    with audit.recorder.write_lock, audit.recorder.lock:
         audit.recorder.queue.clear()
+    return (yield)
 
 
 @pytest.fixture
