@@ -259,6 +259,9 @@ MCP_BRIDGE = {
     "JOB_MODEL": "tasks.Job",
     # Prometheus may scrape /mcp/metrics with this bearer token (staff sessions may too).
     "METRICS_TOKEN": os.environ.get("MCP_METRICS_TOKEN") or None,
+    # The demo's agent-evaluation suite; its figures are kept beside the benchmarks' (bench/).
+    "EVAL_SUITE": "customers.evaluation.SUITE",
+    "EVAL_HISTORY_FILE": BASE_DIR / "bench" / "eval-history.jsonl",
 }
 
 # Behind a proxy that terminates TLS, Django must know the original scheme and host: the OAuth

@@ -152,6 +152,11 @@ DEFAULTS = {
     "METRICS": None,
     # A bearer token that may scrape /mcp/metrics besides staff sessions; None: staff sessions only.
     "METRICS_TOKEN": None,
+    # -- agent evaluation (mcp_bridge.evaluation; `manage.py mcp_eval`) ---------------------------------
+    # The dotted path of the project's evaluation Suite; None: `mcp_eval` needs --suite.
+    "EVAL_SUITE": None,
+    # The JSON Lines file every `mcp_eval` run appends its figures to; `mcp_eval --report` reads it.
+    "EVAL_HISTORY_FILE": "mcp_eval_history.jsonl",
 }
 
 IMPORT_STRINGS = {"AUTHENTICATION_CLASSES", "ADMIN_SITES", "THROTTLE_CLASSES"}

@@ -17,10 +17,9 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from mcp_bridge.evaluation.suite import Outcome, Run
+from mcp_bridge.evaluation.suite import FINISHED, Outcome, Run
 
 #: Job statuses after which a poll step is done (as get_job_status reports them).
-FINISHED = {"completed", "failed", "cancelled"}
 
 
 @dataclasses.dataclass
@@ -143,12 +142,13 @@ class PlanFollower:
     """
 
     def __init__(self, suite, facts, poll_interval=0.5):
-        self.tasks = {task.request: task for task in suite.tasks}
+        self.suite = suite
         self.facts = facts
         self.poll_interval = poll_interval
 
     def __call__(self, body):
-        task = self.tasks[request_of(body)]
+        request = request_of(body)
+        task = next(task for task in self.suite.tasks if task.text(self.facts.get(task.id, {})) == request)
         run = Run(task, dict(self.facts[task.id]))
         step_index = 0
         for outcome in outcomes_of(body):

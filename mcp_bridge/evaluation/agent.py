@@ -195,7 +195,7 @@ async def _converse(attempt, url, key, chat):
         functions = surface.functions
         messages = [
             {"role": "system", "content": _system_message(mcp.instructions, run.task.role)},
-            {"role": "user", "content": run.task.request},
+            {"role": "user", "content": run.task.text(run.facts)},
         ]
         for turn in range(1, chat.max_turns + 1):
             attempt.turns = turn
@@ -273,15 +273,15 @@ class Surface:
 
     @classmethod
     async def listed(cls, mcp):
-        tools = {tool.name: tool for tool in await _all(mcp.list_tools, "tools")}
+        tools = {tool.name: tool for tool in await client.list_all(mcp.list_tools, "tools")}
         for reserved in (READ_RESOURCE, GET_PROMPT):
             if reserved in tools:
                 raise ValueError(f"The server has a tool named {reserved!r}, which the agent's {reserved} would hide.")
         return cls(
             tools,
-            await _all(mcp.list_resource_templates, "resource_templates"),
-            await _all(mcp.list_resources, "resources"),
-            await _all(mcp.list_prompts, "prompts"),
+            await client.list_all(mcp.list_resource_templates, "resource_templates"),
+            await client.list_all(mcp.list_resources, "resources"),
+            await client.list_all(mcp.list_prompts, "prompts"),
         )
 
     @property
@@ -364,17 +364,6 @@ class Surface:
 
 def _function(name, description, parameters):
     return {"type": "function", "function": {"name": name, "description": description, "parameters": parameters}}
-
-
-async def _all(list_page, field):
-    """Every item of a paginated listing."""
-    items, cursor = [], None
-    while True:
-        page = await list_page(cursor=cursor)
-        items += getattr(page, field)
-        cursor = page.next_cursor
-        if not cursor:
-            return items
 
 
 def _template_pattern(template):

@@ -68,6 +68,17 @@ async def perform(client, kind, name, arguments=None):
     raise ValueError(f"Unknown action kind {kind!r}: use tool, resource or prompt.")
 
 
+async def list_all(list_page, field):
+    """Every item of a paginated listing (`list_all(mcp.list_tools, "tools")`)."""
+    items, cursor = [], None
+    while True:
+        page = await list_page(cursor=cursor)
+        items += getattr(page, field)
+        cursor = page.next_cursor
+        if not cursor:
+            return items
+
+
 def _json_or_none(text):
     try:
         return json.loads(text)

@@ -13,6 +13,9 @@ from typing import Any
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.module_loading import import_string
 
+#: A report's job has finished in one of these statuses (get_job_status).
+FINISHED = frozenset({"completed", "failed", "cancelled"})
+
 #: Arguments of a step: a dict, or a function of the run so far (facts from setup, earlier results).
 Arguments = Mapping[str, Any] | Callable[["Run"], Mapping[str, Any]]
 
@@ -103,10 +106,12 @@ class EvalTask:
     """A task a user could give an agent, and how to tell whether it was done.
 
     - id: a short slug, unique in the suite.
-    - request: the request as the user would type it.
+    - request: the request as the user would type it. It may name facts of the setup in braces
+      ("Refund 40 EUR on order {order_id}"); `text(facts)` fills them in.
     - role: the username it runs as.
-    - tools: the tools a good agent calls, first the one it should pick first (`select` ranks for that
-      one). A name may be `prompt:<name>` or `resource:<uri template>` when the first action is one.
+    - tools: the tools a good agent calls, first the one that does what is asked (`select` ranks for
+      that one; a search that only finds its id comes after it). A name may be `prompt:<name>` or
+      `resource:<uri template>`.
     - plan: the reference plan.
     - check: returns the failures of a run (empty when the outcome is right); it reads the database and
       run.answer. It must fail on a wrong outcome: tests give it one.
@@ -126,6 +131,21 @@ class EvalTask:
 
     def prepare(self):
         return dict(self.setup() if self.setup is not None else {})
+
+    def text(self, facts=None):
+        """The request with its facts filled in; without facts (`select`, offline) each reads as a sample id."""
+        return self.request.format_map(facts if facts is not None else _SampleFacts())
+
+
+class _SampleFacts(dict):
+    """What `select` reads in place of a setup's facts: every one is an id, as in "order 1042"."""
+
+    def __missing__(self, key):
+        return SAMPLE_ID
+
+
+#: The id a request's fact reads as when no setup ran.
+SAMPLE_ID = "1042"
 
 
 @dataclasses.dataclass(frozen=True)
