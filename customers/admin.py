@@ -49,13 +49,17 @@ class CustomerAdmin(HideInternalCustomersMixin, McpAdminMixin, admin.ModelAdmin)
     mcp_redacted_fields = ("phone",)
     mcp_related_resources = ("orders", "tickets")
     mcp_description = "Amounts are in EUR."
+    mcp_tool_descriptions = {
+        "update": "Mark a customer churned when they stop buying from us, or active when they buy again.",
+    }
 
     @mcp_bridge.prompt(
         name="customer_health_review",
         title="Customer health review",
         description=(
-            "Review one customer's health: orders, refunds and open tickets, ending with a risk rating and "
-            "next steps. Use it when asked how a customer is doing or whether they may churn."
+            "How is a customer doing, and could they leave us? Review one customer's health: orders, refunds and "
+            "open tickets, ending with a churn risk rating and next steps. Use it when asked how a customer is doing "
+            "or whether they may churn."
         ),
         arguments=[("customer_id", "Id of the customer to review (see search_customers).", True)],
         requires_tools=("get_customer", "search_orders", "search_support_tickets"),
@@ -94,7 +98,8 @@ class CustomerAdmin(HideInternalCustomersMixin, McpAdminMixin, admin.ModelAdmin)
 
     @mcp_bridge.report(
         description=(
-            "Score every customer you can see for churn risk, 0 (healthy) to 100, from days since their last order "
+            "Which customers are most at risk of leaving us, overall or in one country? Score every customer you "
+            "can see for churn risk, 0 (healthy) to 100, from days since their last order "
             "(or since sign-up without orders), how often they order, the share of their spend refunded and their "
             "open or pending tickets; each score comes with its reasons in words. Use it to find customers to "
             "contact before they leave; then use the customer_health_review prompt on one of them. Starts a "
@@ -154,6 +159,12 @@ class SupportTicketAdmin(HideInternalCustomersMixin, McpAdminMixin, admin.ModelA
     mcp_operations = ("search", "get", "create", "update")
     mcp_fields = ("id", "customer", "subject", "body", "status", "priority", "assignee", "created")
     mcp_actions = ("mark_resolved",)
+    mcp_tool_descriptions = {
+        "create": "Open a new ticket when a customer reports a problem, such as a wrong invoice or a damaged parcel.",
+        "get": "Read what the customer wrote: the body holds their message, then the notes agents added.",
+        "update": "Use it to raise or lower a ticket's priority, assign it, or correct its subject or body; change "
+        "its status with update_ticket_status.",
+    }
     mcp_rules = {
         "create": [MustExist("customer"), MustExist("assignee")],
         "update": [MustExist("customer"), MustExist("assignee"), reopening_needs_a_note],
@@ -173,9 +184,10 @@ class SupportTicketAdmin(HideInternalCustomersMixin, McpAdminMixin, admin.ModelA
         name="update_ticket_status",
         title="Change a ticket's status",
         description=(
-            "Move one support ticket to a new status (open, pending, resolved, closed), optionally adding a note "
-            "to its history. Use it after handling a ticket or when waiting on the customer. Returns the previous "
-            "and new status. Changes only the status and note; use update_support_ticket for other fields."
+            "Mark one support ticket as open, pending, resolved or closed, optionally adding a note to its "
+            "history: resolve a ticket once it is handled, set it pending while waiting on the customer's reply, "
+            "reopen or close it. Returns the previous and new status. Changes only the status and note; use "
+            "update_support_ticket for other fields."
         ),
         input_serializer=TicketStatusInput,
         output_serializer=TicketStatusOutput,
@@ -214,6 +226,7 @@ class RefundAdmin(McpAdminMixin, admin.ModelAdmin):
     readonly_fields = ("created_by", "created")
 
     mcp_fields = ("id", "order", "amount", "reason", "note", "created_by", "created")
+    mcp_tool_descriptions = {"get": "Why a refund was issued (its reason and note), for how much, and by whom."}
 
     def get_queryset(self, request):
         queryset = super().get_queryset(request)

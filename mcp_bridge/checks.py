@@ -17,6 +17,7 @@ Settings and ModelAdmin options
   E009  'mcp_related_resources' is set on a ModelAdmin without the 'get' operation.
   E010  'mcp_related_resources' names a relation whose model is not exposed with 'search'.
   E011  A get_mcp_* hook that shapes tool schemas (read once at start-up) takes a request or other parameter.
+  E014  'mcp_tool_descriptions' is not a dict of strings keyed by the ModelAdmin's operations.
 Tools, prompts and resources
   E101  Two tools have the same name.
   E102  Two prompts have the same name.
@@ -117,6 +118,7 @@ def check_model_admin(model_admin):
     for operation in operations:
         if operation not in OPERATIONS:
             errors.append(as_check_message(unknown_operation_error(model_admin, operation)))
+    errors += check_tool_descriptions(model_admin, operations)
     for option in ("mcp_fields", "mcp_write_fields", "mcp_redacted_fields"):
         value = getattr(model_admin, option)
         for index, name in enumerate(value or ()):
@@ -144,6 +146,30 @@ def check_model_admin(model_admin):
             )
         )
     return errors
+
+
+def check_tool_descriptions(model_admin, operations):
+    """E014: `mcp_tool_descriptions` maps operations the ModelAdmin exposes to text (a misspelt key says nothing)."""
+    descriptions = model_admin.mcp_tool_descriptions
+    cls = type(model_admin)
+    hint = "E.g. mcp_tool_descriptions = {'update': 'Mark a customer churned when they stop buying.'}."
+    if not isinstance(descriptions, dict):
+        return [
+            checks.Error(
+                "The value of 'mcp_tool_descriptions' must be a dict.", hint=hint, obj=cls, id="mcp_bridge.E014"
+            )
+        ]
+    return [
+        checks.Error(
+            f"The value of 'mcp_tool_descriptions' has the key {key!r} with {type(text).__name__} {text!r}; keys must be "
+            f"operations of {cls.__name__} ({', '.join(map(repr, operations))}) and values text.",
+            hint=hint,
+            obj=cls,
+            id="mcp_bridge.E014",
+        )
+        for key, text in descriptions.items()
+        if key not in operations or not isinstance(text, str)
+    ]
 
 
 def check_schema_hooks(model_admin):

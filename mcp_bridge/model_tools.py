@@ -6,7 +6,7 @@ Every tool starts from the admin's own `get_queryset(request)` and asks the admi
 
 import re
 
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import FieldDoesNotExist, PermissionDenied
 from django.http import HttpResponseBase
 from django.utils import translation
 from django.utils.functional import Promise
@@ -35,6 +35,47 @@ def with_article(noun):
         word.startswith(("hour", "honest", "honor", "honour", "heir"))
     )
     return f"{'an' if vowel_sound else 'a'} {noun}"
+
+
+#: A field's choices are named in descriptions up to this many.
+MAX_NAMED_CHOICES = 6
+
+
+def and_list(words, conjunction="and"):
+    """'a', 'a and b', 'a, b and c'."""
+    words = [w for w in words if w]
+    return ", ".join(words[:-1]) + f" {conjunction} " + words[-1] if len(words) > 1 else "".join(words)
+
+
+def or_list(words):
+    """'a', 'a or b', 'a, b or c'."""
+    return and_list(words, "or")
+
+
+def field_words(opts, path, choices=False):
+    """A field (or a search lookup such as 'customer__name') in words: 'customer name'; with *choices*, a
+    field of a few choices names the values an argument takes: 'status (lead, active or churned)'."""
+    words, field = [], None
+    for part in path.split("__"):
+        try:
+            field = opts.get_field(part)
+        except FieldDoesNotExist:
+            return path.replace("__", " ").replace("_", " ")
+        words.append(str(field.verbose_name))
+        opts = field.related_model._meta if field.related_model is not None else opts
+    text = " ".join(words)
+    values = [str(value) for value, _ in (field.flatchoices or ())] if field is not None and choices else []
+    if 1 < len(values) <= MAX_NAMED_CHOICES:
+        text += f" ({', '.join(values[:-1])} or {values[-1]})"
+    return text
+
+
+def filter_words(name, schema):
+    """A search filter in words, with the values of a filter of a few choices: 'status (open or closed)'."""
+    values = [str(value) for value in schema.get("enum") or ()]
+    if 1 < len(values) <= MAX_NAMED_CHOICES:
+        return f"{name} ({', '.join(values[:-1])} or {values[-1]})"
+    return name
 
 
 class ModelExposure:
@@ -81,7 +122,10 @@ class ModelExposure:
         self.pk_key = opts.pk.name if opts.pk.name in self.output_fields else None
         self.pk_schema = pk_schema(model)
         self.filters, self.skipped_filters = build_filters(model, model_admin.list_filter)
-        self.extra_description = (" " + model_admin.mcp_description.strip()) if model_admin.mcp_description else ""
+        # Descriptions name the fields in their verbose names: words an agent matches a request against.
+        self.wording["field_words"] = and_list([field_words(opts, f) for f in self.fields if f != opts.pk.name])
+        self.wording["write_field_words"] = and_list([field_words(opts, f, choices=True) for f in self.write_fields])
+        self.search_words = [field_words(opts, f) for f in self.search_fields]
 
     def context(self, request):
         return {"request": request, "admin_site": self.admin_site}
@@ -170,7 +214,12 @@ class ModelTool(McpTool):
         return self.wording(self.title_format)
 
     def get_description(self):
-        return self.wording(self.description_format) + self.exposure.extra_description
+        return self.wording(self.description_format) + self.extra_description()
+
+    def extra_description(self):
+        """The ModelAdmin's own words for this tool (`get_mcp_description(operation)`), after a space."""
+        extra = self.model_admin.get_mcp_description(self.operation)
+        return f" {extra}" if extra else ""
 
     def get_input_schema(self):
         """The object chosen by `id`; tools that take other arguments override this."""
@@ -261,16 +310,17 @@ class SearchTool(ModelTool):
 
     def get_description(self):
         e = self.exposure
-        filter_names = [name for flt in e.filters for name in flt.arguments()]
+        filter_names = [filter_words(name, schema) for flt in e.filters for name, schema in flt.arguments().items()]
         return (
             f"Search {e.label_plural}"
-            + (f" by free text ({', '.join(e.search_fields)})" if e.search_fields else "")
-            + (f" and filters ({', '.join(filter_names)})" if filter_names else "")
+            + (f": find them by their {or_list(e.search_words)}" if e.search_words else "")
+            + (f", and filter them by {and_list(filter_names)}" if filter_names else "")
             + f". Use it to find {e.label_plural} matching criteria or to look up the id of {e.label_with_article} "
             f"before calling get_{e.singular}. Returns up to page_size {e.label_plural} "
             f"(default {mcp_settings.PAGE_SIZE}, at most {mcp_settings.MAX_PAGE_SIZE}) and a next_cursor for the next page; "
             f"only {e.label_plural} you are allowed to see are included. `fields` asks for fewer fields; a page too "
-            "large for one answer is cut short, and its next_cursor continues right after it." + e.extra_description
+            "large for one answer is cut short, and its next_cursor continues right after it."
+            + self.extra_description()
         )
 
     def run(self, request, arguments):
@@ -350,7 +400,7 @@ class GetTool(ModelTool):
     destructive = False
     idempotent = True
     description_format = (
-        "Get one {label} by id, with all its fields you may see. Use it when you know the id "
+        "Look up one {label} by its id number and read its {field_words}. Use it when you know the id "
         "(from search_{plural} or another result). Returns the {label}; an error if no {label} "
         "with that id exists or you may not see it."
     )
@@ -416,7 +466,8 @@ class CreateTool(WriteTool):
     destructive = False
     idempotent = False
     description_format = (
-        "Create {label_with_article}. Use it only when the user asks to add a new {label}; search first to avoid "
+        "Create {label_with_article}: add a new {label} with its {write_field_words}. Use it only when the user "
+        "asks to add a new {label}; search first to avoid "
         "duplicates. The input is validated like the admin form; returns the created {label} with its id. "
         "Creates exactly one record per call."
     )
@@ -434,8 +485,8 @@ class UpdateTool(WriteTool):
     destructive = True
     idempotent = True
     description_format = (
-        "Change fields of one {label}: pass its id and only the fields to change. Use it when the user asks "
-        "to correct or update {label_with_article}. Validated like the admin form; returns the {label} after the change. "
+        "Change fields of one {label} (its {write_field_words}): pass its id and only the fields to change. Use it "
+        "when the user asks to correct, update or mark {label_with_article}. Validated like the admin form; returns the {label} after the change. "
         "Overwrites the given fields; it cannot be undone automatically."
     )
     id_description_format = "The id of the {label} to change."

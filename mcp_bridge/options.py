@@ -44,6 +44,9 @@ class McpAdminMixin:
     mcp_actions = ()
     #: Extra text appended to every generated tool's description.
     mcp_description = ""
+    #: Extra text for one generated tool, by operation ("search", "get", "create", "update", "delete"),
+    #: after `mcp_description`: the words of this domain an agent's request will use ("mark churned").
+    mcp_tool_descriptions: dict = {}
     #: Reverse relations (accessor names) exposed as `<app>://<model>/{id}/<relation>` resources.
     mcp_related_resources = ()
     #: Override the names used in tool names (`get_<name>`, `search_<name_plural>`).
@@ -76,6 +79,15 @@ class McpAdminMixin:
                 hint="Map operations to lists of rules: mcp_rules = {'search': [MaxDateRange('created', days=90)]}.",
             )
         return self.mcp_rules.get(operation, [])
+
+    def get_mcp_description(self, operation):
+        """Return the text appended to the description of *operation*'s generated tool.
+
+        Default: `mcp_description`, then `mcp_tool_descriptions[operation]`. Read once at start-up,
+        without a request: a tool's description is the same for every caller.
+        """
+        extra = self.mcp_tool_descriptions.get(operation, "") if isinstance(self.mcp_tool_descriptions, dict) else ""
+        return " ".join(text.strip() for text in (self.mcp_description, extra) if text and text.strip())
 
     def get_mcp_time_budget(self, operation):
         """Return the seconds a call of *operation* may take, or None for the default (`mcp_time_budget`)."""

