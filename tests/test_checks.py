@@ -326,6 +326,34 @@ def test_schema_hook_that_takes_a_request_stops_the_registry_build(other_site):
     assert [(message.id, message.obj) for message in check_annotations()] == [("mcp_bridge.E011", admin_class)]
 
 
+@pytest.mark.parametrize(
+    "descriptions, problem",
+    [
+        (["Mark churned."], "must be a dict"),
+        ({"updtae": "Mark a customer churned."}, "has the key 'updtae' with str 'Mark a customer churned.'"),
+        ({"update": ["Mark churned."]}, "has the key 'update' with list"),
+        ({"delete": "Not exposed."}, "has the key 'delete'"),  # operations are search and get only
+    ],
+)
+def test_tool_descriptions_must_name_exposed_operations_and_be_text(descriptions, problem):
+    model_admin = admin_for(mcp_tool_descriptions=descriptions)
+    [message] = check_model_admin(model_admin)
+    assert (message.id, message.obj) == ("mcp_bridge.E014", type(model_admin))
+    assert problem in message.msg
+
+
+def test_a_tool_description_follows_the_admin_description_on_its_tool_only(other_site):
+    admin_class = other_orders_admin(
+        mcp_description="Amounts are in EUR.", mcp_tool_descriptions={"get": "The total includes VAT."}
+    )
+    other_site.register(Order, admin_class)
+    site.reset()
+    tools = site.registry.tools
+    assert tools["get_other_order"].description.endswith(" Amounts are in EUR. The total includes VAT.")
+    assert tools["search_other_orders"].description.endswith(" Amounts are in EUR.")
+    assert check_annotations() == []
+
+
 class EmailBackend(ModelBackend):
     """A project's own ModelBackend subclass (logs in by email, say)."""
 
