@@ -228,7 +228,9 @@ def test_an_unknown_task_or_suite_is_a_clear_error(demo):
 
 def test_a_task_whose_role_does_not_exist_is_a_clear_error(demo, tmp_path):
     with pytest.raises(CommandError, match="No active user 'ghost': create the role's user first."):
-        call_command("mcp_eval", "plan", "--suite", "tests.test_eval_suite.GHOST", "--url", "http://127.0.0.1:9")
+        call_command(
+            "mcp_eval", "plan", "--suite", "tests.test_eval_suite.GHOST", "--url", "http://127.0.0.1:9", "--no-history"
+        )
 
 
 GHOST = Suite(
