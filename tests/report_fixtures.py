@@ -175,8 +175,9 @@ class ReportFixturesConfig(AppConfig):
         )
         site.report(
             stubborn_report,
-            description="Ignores its 1 s soft time limit and runs into its 2 s hard one. For tests.",
+            description="Ignores its 1 s soft time limit and runs into its 2 s hard one, on its own queue. For tests.",
             input_schema=NO_ARGUMENTS,
+            queue=CRASH_QUEUE,
             soft_time_limit=1,
             time_limit=2,
             **common,

@@ -73,6 +73,10 @@ def uvicorn_server(extra_env=None, timeout=30):
             str(port),
             "--timeout-graceful-shutdown",
             "3",
+            # Tests keep one client connection open while they wait for workers and expiries; uvicorn's
+            # 5 s default would close it just as the next request goes out on it.
+            "--timeout-keep-alive",
+            "300",
             "--log-level",
             "warning",
         ],
