@@ -5,10 +5,12 @@ import contextlib
 
 import pytest
 from asgiref.sync import sync_to_async
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.cache import cache
 from django.core.management import call_command
 from django.db import connections
+from django.test import override_settings
 from mcp import Client
 
 from mcp_bridge import audit
@@ -16,6 +18,19 @@ from mcp_bridge.authentication import local_principal
 from mcp_bridge.server import current_principal, get_server
 
 ROLES = ("admin", "support_agent", "analyst")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def fast_password_hashing():
+    """Passwords hashed in this process use MD5: the project's PBKDF2 costs a second for the demo's three
+    users in every test that seeds them. Its hashers stay listed, so their hashes still verify; a user
+    who signs in to a server process gets a hash from servers.server_password."""
+    fast = override_settings(
+        PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher", *settings.PASSWORD_HASHERS]
+    )
+    fast.enable()
+    yield
+    fast.disable()
 
 
 @pytest.hookimpl(wrapper=True)

@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 import httpx2
+from django.contrib.auth.hashers import make_password
 from django.db import connection
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -53,6 +54,12 @@ def wait_until_serving(process, port, log, timeout=30):
             if time.monotonic() > deadline:
                 raise RuntimeError("uvicorn did not start in time") from None
             time.sleep(0.1)
+
+
+def server_password(password):
+    """The hash of *password* that a server process accepts: it hashes with the project's own hashers
+    (Django's default, PBKDF2), not the fast one this test process uses (conftest.fast_password_hashing)."""
+    return make_password(password, hasher="pbkdf2_sha256")
 
 
 @contextlib.contextmanager

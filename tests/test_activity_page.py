@@ -20,7 +20,7 @@ from mcp_bridge import activity, audit
 from mcp_bridge.models import AuditEntry
 
 from .browser import chromium_page
-from .servers import ROOT
+from .servers import ROOT, server_password
 
 ARTIFACTS_DIR = Path(os.environ.get("ARTIFACTS_DIR") or ROOT / "var" / "artifacts")
 URL = "/admin/mcp-activity/"
@@ -187,13 +187,19 @@ def test_nice_ceiling():
 PASSWORD = "activity-in-a-browser"
 
 
+def create_operator():
+    operator = get_user_model().objects.create_superuser("operator", "op@example.com")
+    operator.password = server_password(PASSWORD)
+    operator.save(update_fields=["password"])
+
+
 @pytest.mark.anyio
 @pytest.mark.subprocess
 async def test_page_in_a_browser_without_javascript(transactional_db, django_db_serialized_rollback, live_server_url):
     await sync_to_async(audit.flush)()
     await sync_to_async(AuditEntry.objects.all().delete)()
     await sync_to_async(write_rows)()
-    await sync_to_async(get_user_model().objects.create_superuser)("operator", "op@example.com", PASSWORD)
+    await sync_to_async(create_operator)()
     screenshot = ARTIFACTS_DIR / "mcp-activity.png"
     screenshot.unlink(missing_ok=True)
     async with chromium_page() as first_page:

@@ -24,12 +24,6 @@ from .conftest import mcp_client
 pytestmark = pytest.mark.anyio
 
 
-@pytest.fixture(autouse=True)
-def fast_password_hashing(settings):
-    """The demo users are re-created for every test; a cheap hasher keeps that fast."""
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 SNAPSHOT_MODELS = (Customer, Order, SupportTicket, Refund, LogEntry)
 
 

@@ -129,12 +129,6 @@ def assert_valid(schema, instance, what):
     assert not errors, f"{what} does not match its declared schema:\n" + "\n".join(errors)
 
 
-@pytest.fixture(autouse=True)
-def fast_password_hashing(settings):
-    """The demo users are re-created for every test; a cheap hasher keeps that fast."""
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 @pytest.fixture
 def legacy(demo):
     return insert_legacy_rows()

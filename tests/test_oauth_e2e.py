@@ -29,7 +29,7 @@ from customers.models import SupportTicket
 from mcp_bridge.conf import mcp_settings
 
 from .browser import chromium_page
-from .servers import ROOT, free_port
+from .servers import ROOT, free_port, server_password
 from .test_http import orm
 
 pytestmark = [pytest.mark.anyio, pytest.mark.subprocess]
@@ -126,7 +126,7 @@ class PersonAtBrowser:
 
 @orm
 def set_password(user):
-    user.set_password(PASSWORD)
+    user.password = server_password(PASSWORD)
     user.save(update_fields=["password"])
 
 

@@ -76,12 +76,6 @@ TRACEBACK = re.compile(r"Traceback|File \"|line \d+, in")
 JSON_TYPES = ("null", "boolean", "integer", "number", "string", "array", "object")
 
 
-@pytest.fixture(autouse=True)
-def fast_password_hashing(settings):
-    """The demo users are re-created for every test; a cheap hasher keeps that fast."""
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 # -- the database: a full snapshot, and putting it back ------------------------------------------
 
 

@@ -18,11 +18,6 @@ CUSTOMERS = 300
 DEMO_MODELS = (Customer, Order, SupportTicket, Refund)
 
 
-@pytest.fixture(autouse=True)
-def fast_password_hashing(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 def seed():
     call_command("seed_demo", customers=CUSTOMERS, stdout=io.StringIO())
 

@@ -30,12 +30,6 @@ SNAPSHOT_MODELS = (Customer, Order, SupportTicket, Refund, LogEntry)
 CENT = Decimal("0.01")
 
 
-@pytest.fixture(autouse=True)
-def fast_password_hashing(settings):
-    """The demo users are re-created for every test; a cheap hasher keeps that fast."""
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 # -- helpers (synchronous; call through sync_to_async from the tests) ----------------------------
 
 
