@@ -9,7 +9,8 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.cache import cache
 from django.core.management import call_command
-from django.db import connections
+from django.db import DatabaseError, connections
+from django.db.backends.signals import connection_created
 from django.test import override_settings
 from mcp import Client
 
@@ -18,6 +19,23 @@ from mcp_bridge.authentication import local_principal
 from mcp_bridge.server import current_principal, get_server
 
 ROLES = ("admin", "support_agent", "analyst")
+
+
+def give_way_to_the_flush(sender, connection, **kwargs):
+    """PostgreSQL: a server or worker process a test started may still be writing (the audit trail after
+    the response, a job's heartbeat) when the test database is flushed, and TRUNCATE then deadlocks with
+    it. This process looks for deadlocks after 10 s, the others after PostgreSQL's 1 s, so the other
+    session is the one that gives way (it logs its failed write) and the flush goes through."""
+    if connection.vendor != "postgresql":
+        return
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SET deadlock_timeout = '10s'")
+    except DatabaseError:  # a role that may not set it (not a superuser) keeps the default
+        pass
+
+
+connection_created.connect(give_way_to_the_flush)
 
 
 @pytest.fixture(scope="session", autouse=True)
