@@ -121,6 +121,32 @@ def api_keys(demo):
     return {name: ApiKey.issue(user, f"test key for {name}")[1] for name, user in demo.items()}
 
 
+class Clock:
+    """An injectable throttle `timer`: a callable object (not a function), so it is not bound as a method."""
+
+    def __init__(self, now):
+        self.now = now
+
+    def __call__(self):
+        return self.now
+
+
+#: A multiple of 3600: the start of an hour window and of a minute window.
+WINDOW_START = 1_000_800.0
+
+
+@pytest.fixture
+def clock(monkeypatch):
+    """Rate-limit windows stand still (20 s into one) and start empty: a test's calls never straddle a window's end."""
+    from mcp_bridge.cache import shared_cache
+    from mcp_bridge.throttling import SimpleRateThrottle
+
+    clock = Clock(WINDOW_START + 20)
+    monkeypatch.setattr(SimpleRateThrottle, "timer", clock)
+    shared_cache().clear()
+    return clock
+
+
 @pytest.fixture
 def anyio_backend():
     return "asyncio"

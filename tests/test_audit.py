@@ -100,7 +100,7 @@ async def test_schema_invalid_arguments_are_an_error_result(demo):
     assert entry.outcome == "error" and "qurey" in entry.error
 
 
-async def test_a_rate_limited_call_is_recorded(demo, settings):
+async def test_a_rate_limited_call_is_recorded(demo, settings, clock):
     settings.MCP_BRIDGE = {**settings.MCP_BRIDGE, "THROTTLE_RATES": {"credential": "1200/min", "get_customer": "1/min"}}
     customer = await Customer.objects.afirst()
     async with mcp_client(demo["support_agent"]) as client:

@@ -100,7 +100,7 @@ async def test_resources_are_labelled_by_template_and_prompts_by_name(demo):
 
 
 @pytest.mark.anyio
-async def test_rate_limit_refusals_by_tool(demo, metrics_settings):
+async def test_rate_limit_refusals_by_tool(demo, metrics_settings, clock):
     metrics_settings(THROTTLE_RATES={"credential": "1200/min", "get_customer": "2/min"})
     customer = await Customer.objects.afirst()
     refused = value("mcp_rate_limited_total", name="get_customer")

@@ -26,26 +26,7 @@ from mcp_bridge.throttling import (
 )
 from mcp_bridge.tools import McpTool
 
-from .conftest import mcp_client
-
-WINDOW_START = 1_000_800.0  # a multiple of 3600: the start of an hour window and of a minute window
-
-
-class Clock:
-    """An injectable `timer`: a callable object (not a function), so it is not bound as a method."""
-
-    def __init__(self, now):
-        self.now = now
-
-    def __call__(self):
-        return self.now
-
-
-@pytest.fixture
-def clock(monkeypatch):
-    clock = Clock(WINDOW_START + 20)
-    monkeypatch.setattr(SimpleRateThrottle, "timer", clock)
-    return clock
+from .conftest import Clock, mcp_client
 
 
 @pytest.fixture
