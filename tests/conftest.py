@@ -16,7 +16,9 @@ from mcp import Client
 
 from mcp_bridge import audit
 from mcp_bridge.authentication import local_principal
+from mcp_bridge.cache import shared_cache
 from mcp_bridge.server import current_principal, get_server
+from mcp_bridge.throttling import SimpleRateThrottle
 
 ROLES = ("admin", "support_agent", "analyst")
 
@@ -138,9 +140,6 @@ WINDOW_START = 1_000_800.0
 @pytest.fixture
 def clock(monkeypatch):
     """Rate-limit windows stand still (20 s into one) and start empty: a test's calls never straddle a window's end."""
-    from mcp_bridge.cache import shared_cache
-    from mcp_bridge.throttling import SimpleRateThrottle
-
     clock = Clock(WINDOW_START + 20)
     monkeypatch.setattr(SimpleRateThrottle, "timer", clock)
     shared_cache().clear()
